@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian machine: system packages, npm dependencies, the native addon, the build.
+# As root it installs the Debian packages itself; anyone else is told the one command to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES=(libopenblas-dev libopenblas0-pthread python3-torch fonts-dejavu-core)
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages; run this once, then set-up again:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build --silent
+echo "setup: done"

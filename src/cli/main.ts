@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+/** The `gotune` command: one sub-command a module under src/cli/commands. */
+import { Command } from "commander";
+import { reportError } from "../util/errors.js";
+import { registerAll } from "./commands/index.js";
+
+const program = new Command();
+program
+  .name("gotune")
+  .description("Turn the Gene Ontology into a text classifier: data, figures, baseline and BERT fine-tuning.")
+  .version("0.1.0")
+  .showHelpAfterError("(add --help for usage)")
+  .configureOutput({
+    outputError: (str, write) => write(`gotune: ${str.replace(/^error: /, "").trimEnd()}\n`),
+  });
+registerAll(program);
+
+program.parseAsync(process.argv).catch((err) => {
+  process.exitCode = reportError(err);
+});

@@ -1,0 +1,63 @@
+/**
+ * User-facing errors: one clear line (what was wrong, where, what to do) and a non-zero exit,
+ * never a stack trace. Anything that is not a UserError is a bug and is reported as such.
+ */
+
+/** Where a problem was found: a file and, when known, a 1-based line. */
+export interface Where {
+  file?: string;
+  line?: number;
+}
+
+/** An error caused by the user's input or environment; printed as a single line. */
+export class UserError extends Error {
+  readonly where: Where;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+
+  constructor(message: string, opts: Where & { hint?: string; exitCode?: number } = {}) {
+    super(message);
+    this.name = "UserError";
+    this.where = { file: opts.file, line: opts.line };
+    this.hint = opts.hint;
+    this.exitCode = opts.exitCode ?? 1;
+  }
+
+  /** The one line shown to the user: `FILE:LINE: what was wrong; what to do`. */
+  toLine(): string {
+    const at = this.where.file ? `${this.where.file}${this.where.line ? `:${this.where.line}` : ""}: ` : "";
+    return `gotune: ${at}${this.message}${this.hint ? `; ${this.hint}` : ""}`;
+  }
+}
+
+/** Runs a command body, turning errors into one line on stderr and a non-zero exit code. */
+export async function runCommand(body: () => Promise<void> | void): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    process.exitCode = reportError(err);
+  }
+}
+
+/** Prints an error as one line (a stack only with GOTUNE_DEBUG=1) and returns the exit code to use. */
+export function reportError(err: unknown): number {
+  if (err instanceof UserError) {
+    process.stderr.write(`${err.toLine()}\n`);
+    if (process.env.GOTUNE_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return err.exitCode;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === "object" && e.code && e.path) {
+    // Errors from the file system are the user's to fix (a missing file, a folder without rights).
+    const what =
+      e.code === "ENOENT" ? "no such file or folder" : e.code === "EACCES" ? "permission denied" : e.code;
+    process.stderr.write(`gotune: ${e.path}: ${what}; check the path and try again\n`);
+    return 1;
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(
+    `gotune: internal error: ${msg} (this is a bug; rerun with GOTUNE_DEBUG=1 for details)\n`,
+  );
+  if (process.env.GOTUNE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  return 2;
+}
