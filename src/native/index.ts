@@ -1,0 +1,249 @@
+/**
+ * The typed face of the gotune_native addon (C++ in native/, built by node-gyp from binding.gyp).
+ * Kernels take typed-array views (byte offsets honoured) and write into caller-owned outputs.
+ * The addon is loaded on first use, so a missing build is one clear error rather than an import failure.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { UserError } from "../util/errors.js";
+
+type F32 = Float32Array;
+type I32 = Int32Array;
+
+/** The raw addon; its argument order is documented beside each function in native/*.cc. */
+interface Addon {
+  sgemm(
+    ta: boolean,
+    tb: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32,
+    offA: number,
+    lda: number,
+    B: F32,
+    offB: number,
+    ldb: number,
+    beta: number,
+    C: F32,
+    offC: number,
+    ldc: number,
+  ): void;
+  sgemmBatched(
+    ta: boolean,
+    tb: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32,
+    offA: number,
+    lda: number,
+    sA1: number,
+    sA2: number,
+    B: F32,
+    offB: number,
+    ldb: number,
+    sB1: number,
+    sB2: number,
+    beta: number,
+    C: F32,
+    offC: number,
+    ldc: number,
+    sC1: number,
+    sC2: number,
+    n1: number,
+    n2: number,
+  ): void;
+  embeddingsForward(
+    word: F32,
+    pos: F32,
+    type: F32,
+    ids: I32,
+    types: I32,
+    out: F32,
+    B: number,
+    T: number,
+    H: number,
+  ): void;
+  embeddingsBackward(
+    dout: F32,
+    dWord: F32,
+    dPos: F32,
+    dType: F32,
+    ids: I32,
+    types: I32,
+    B: number,
+    T: number,
+    H: number,
+    padId: number,
+    touched: I32,
+  ): number;
+  zeroRows(x: F32, rows: I32, count: number, len: number): void;
+  layerNormForward(
+    x: F32,
+    gamma: F32,
+    beta: F32,
+    out: F32,
+    mean: F32,
+    rstd: F32,
+    N: number,
+    H: number,
+    eps: number,
+  ): void;
+  layerNormBackward(
+    dout: F32,
+    x: F32,
+    gamma: F32,
+    mean: F32,
+    rstd: F32,
+    dx: F32,
+    dgamma: F32,
+    dbeta: F32,
+    N: number,
+    H: number,
+    accumulate: boolean,
+  ): void;
+  addBias(x: F32, bias: F32, N: number, H: number): void;
+  biasGrad(dy: F32, dbias: F32, N: number, H: number, rowStride?: number): void;
+  geluForward(x: F32, out: F32, n: number): void;
+  geluBackward(dout: F32, x: F32, dx: F32, n: number): void;
+  tanhForward(x: F32, out: F32, n: number): void;
+  tanhBackward(dout: F32, y: F32, dx: F32, n: number): void;
+  dropout(x: F32, out: F32, n: number, p: number, seed: number, residual?: F32 | null): void;
+  add(a: F32, b: F32, out: F32, n: number): void;
+  softmaxForward(
+    scores: F32,
+    maskBias: F32 | null,
+    probs: F32,
+    R: number,
+    Tk: number,
+    rowsPerBatch: number,
+    scale: number,
+  ): void;
+  softmaxBackward(dprobs: F32, probs: F32, dscores: F32, R: number, Tk: number, scale: number): void;
+  crossEntropyForward(logits: F32, labels: I32, N: number, C: number): [number, number];
+  crossEntropyBackward(logits: F32, labels: I32, dlogits: F32, N: number, C: number, scale: number): void;
+  adamwUpdate(
+    data: F32,
+    grad: F32,
+    m: F32,
+    v: F32,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
+    gradScale: number,
+    rows?: I32,
+    rowLen?: number,
+  ): void;
+  sumSquares(x: F32): number;
+  scaleInPlace(x: F32, s: number): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+  setBatchedMode(mode: number): void;
+  blasInfo(): { config: string; core: string };
+}
+
+let loaded: Addon | undefined;
+
+/** The repository root: the nearest folder above this module that holds binding.gyp. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "binding.gyp"))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return dirname(fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+/** The addon, loaded once; a missing or unloadable build is a UserError saying how to build it. */
+export function addon(): Addon {
+  if (loaded) return loaded;
+  const file = join(repoRoot(), "build", "Release", "gotune_native.node");
+  if (!existsSync(file))
+    throw new UserError(`the native addon is not built (${file} is missing)`, {
+      hint: "run scripts/setup.sh",
+    });
+  // OpenMP threads that spin after each loop would steal the core OpenBLAS's threads need next.
+  process.env.OMP_WAIT_POLICY ??= "passive";
+  try {
+    loaded = createRequire(import.meta.url)(file) as Addon;
+  } catch (err) {
+    throw new UserError(`the native addon ${file} does not load (${(err as Error).message.split("\n")[0]})`, {
+      hint: "run scripts/setup.sh",
+    });
+  }
+  return loaded;
+}
+
+/** AdamW hyper-parameters for one step; `gradScale` multiplies the gradient first (clipping). */
+export interface AdamwHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  step: number;
+  gradScale: number;
+}
+
+/**
+ * One AdamW step in place, with torch.optim.AdamW's arithmetic; with `rows`, only those rows of
+ * length `rowLen` are updated.
+ */
+export function adamwUpdate(
+  data: F32,
+  grad: F32,
+  m: F32,
+  v: F32,
+  h: AdamwHyper,
+  rows?: I32,
+  rowLen?: number,
+): void {
+  if (rows && rowLen === undefined) throw new Error("adamwUpdate: rowLen is required with rows");
+  const a = addon();
+  if (rows)
+    a.adamwUpdate(
+      data,
+      grad,
+      m,
+      v,
+      h.lr,
+      h.beta1,
+      h.beta2,
+      h.eps,
+      h.weightDecay,
+      h.step,
+      h.gradScale,
+      rows,
+      rowLen,
+    );
+  else a.adamwUpdate(data, grad, m, v, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.step, h.gradScale);
+}
+
+/** The sum of squares of `x`, accumulated in double. */
+export function sumSquares(x: F32): number {
+  return addon().sumSquares(x);
+}
+
+/** Multiplies `x` by `s` in place. */
+export function scaleInPlace(x: F32, s: number): void {
+  addon().scaleInPlace(x, s);
+}
+
+/** Sets the thread count of the OpenMP loops and of OpenBLAS. */
+export function setThreads(n: number): void {
+  addon().setThreads(n);
+}
+
+/** The thread count the kernels use (all cores unless set). */
+export function getThreads(): number {
+  return addon().getThreads();
+}
