@@ -1,0 +1,325 @@
+/**
+ * Hugging Face model folders for BERT: `config.json` plus `model.safetensors` (or a sharded
+ * `model.safetensors.index.json`), with transformers' parameter names, read into and written from
+ * a model's `params()`.
+ */
+import { promises as fsp } from "node:fs";
+import { join } from "node:path";
+import { type BertConfig, makeConfig } from "../model/config.js";
+import type { Param } from "../model/param.js";
+import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fsx.js";
+import { SafetensorsFile, type TensorSource, writeSafetensors } from "./safetensors.js";
+
+/** What a model must offer to be saved or loaded: its config and its parameters. */
+export interface WeightsModel {
+  readonly config: BertConfig;
+  params(): Param[];
+  readonly numLabels?: number;
+}
+
+/** What loading did besides copying tensors, in transformers' terms. */
+export interface LoadReport {
+  /** Parameters absent from the checkpoint and left as initialised (a head a base checkpoint lacks). */
+  initialisedFresh: string[];
+  /** Checkpoint tensors the model has no use for (e.g. cls.seq_relationship.* of a pre-training head). */
+  unused: string[];
+  /** One line for the user when something was initialised fresh or left unused. */
+  notes: string[];
+}
+
+const CONFIG_KEYS: (keyof BertConfig)[] = [
+  "vocab_size",
+  "hidden_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+  "intermediate_size",
+  "hidden_act",
+  "hidden_dropout_prob",
+  "attention_probs_dropout_prob",
+  "max_position_embeddings",
+  "type_vocab_size",
+  "layer_norm_eps",
+  "initializer_range",
+  "pad_token_id",
+];
+
+/** The transformers class a parameter list belongs to, from its names. */
+export function architectureOf(params: Param[]): string {
+  if (params.some((p) => p.name.startsWith("classifier."))) return "BertForSequenceClassification";
+  if (params.some((p) => p.name.startsWith("cls.predictions."))) return "BertForMaskedLM";
+  return "BertModel";
+}
+
+/** config.json's content for a model, with the fields transformers writes for BERT. */
+export function configJson(
+  config: BertConfig,
+  architecture: string,
+  numLabels?: number,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { architectures: [architecture], model_type: "bert" };
+  for (const k of CONFIG_KEYS) out[k] = config[k];
+  out.position_embedding_type = "absolute";
+  out.classifier_dropout = null;
+  out.use_cache = true;
+  out.torch_dtype = "float32";
+  let id2label = config.id2label;
+  if (!id2label && numLabels) {
+    id2label = {};
+    for (let i = 0; i < numLabels; i++) id2label[String(i)] = `LABEL_${i}`;
+  }
+  if (id2label) {
+    out.id2label = id2label;
+    out.label2id =
+      config.label2id ?? Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
+  }
+  return out;
+}
+
+/** Reads and checks a folder's config.json; unknown model types and activations are UserErrors. */
+export async function readModelConfig(
+  dir: string,
+): Promise<{ config: BertConfig; raw: Record<string, unknown> }> {
+  const file = join(dir, "config.json");
+  let text: string;
+  try {
+    text = await fsp.readFile(file, "utf8");
+  } catch {
+    throw new UserError("no config.json in the model folder", {
+      file: dir,
+      hint: "give a Hugging Face model folder (config.json and model.safetensors)",
+    });
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new UserError("config.json is not valid JSON", { file });
+  }
+  if (!raw || typeof raw !== "object" || Array.isArray(raw))
+    throw new UserError("config.json is not a JSON object", { file });
+  if (raw.model_type !== undefined && raw.model_type !== "bert")
+    throw new UserError(`model_type ${JSON.stringify(raw.model_type)} is not supported`, {
+      file,
+      hint: 'gotune runs BERT models (model_type "bert")',
+    });
+  const overrides: Partial<BertConfig> = {};
+  for (const k of CONFIG_KEYS) {
+    const v = raw[k];
+    if (v === undefined) continue;
+    if (k === "hidden_act") {
+      if (v !== "gelu")
+        throw new UserError(`hidden_act ${JSON.stringify(v)} is not supported`, {
+          file,
+          hint: 'gotune implements "gelu" (erf) only',
+        });
+      continue;
+    }
+    if (typeof v !== "number" || !Number.isFinite(v))
+      throw new UserError(`${k} must be a number, not ${JSON.stringify(v)}`, { file });
+    (overrides as Record<string, number>)[k] = v;
+  }
+  if (raw.position_embedding_type !== undefined && raw.position_embedding_type !== "absolute")
+    throw new UserError(
+      `position_embedding_type ${JSON.stringify(raw.position_embedding_type)} is not supported`,
+      {
+        file,
+        hint: 'gotune implements "absolute" position embeddings',
+      },
+    );
+  if (raw.id2label && typeof raw.id2label === "object") {
+    overrides.id2label = Object.fromEntries(
+      Object.entries(raw.id2label).map(([i, l]) => [String(i), String(l)]),
+    );
+    overrides.label2id =
+      raw.label2id && typeof raw.label2id === "object"
+        ? Object.fromEntries(Object.entries(raw.label2id).map(([l, i]) => [l, Number(i)]))
+        : Object.fromEntries(Object.entries(overrides.id2label).map(([i, l]) => [l, Number(i)]));
+  }
+  return { config: makeConfig(overrides), raw };
+}
+
+/** Several safetensors shards behind one `model.safetensors.index.json`. */
+class ShardedSource implements TensorSource {
+  constructor(
+    readonly path: string,
+    private readonly where: Map<string, SafetensorsFile>,
+    private readonly files: SafetensorsFile[],
+  ) {}
+  names(): string[] {
+    return [...this.where.keys()];
+  }
+  info(name: string) {
+    return this.where.get(name)?.info(name);
+  }
+  readF32(name: string, out?: Float32Array): Promise<Float32Array> {
+    const f = this.where.get(name);
+    if (!f) throw new UserError(`no tensor named ${name}`, { file: this.path });
+    return f.readF32(name, out);
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.files.map((f) => f.close()));
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return fsp.stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** Opens a folder's weights: `model.safetensors`, or the shards listed in `model.safetensors.index.json`. */
+export async function openWeights(dir: string): Promise<TensorSource> {
+  const single = join(dir, "model.safetensors");
+  if (await exists(single)) return SafetensorsFile.open(single);
+  const index = join(dir, "model.safetensors.index.json");
+  if (await exists(index)) {
+    let map: Record<string, string>;
+    try {
+      map = JSON.parse(await fsp.readFile(index, "utf8")).weight_map;
+      if (!map || typeof map !== "object") throw new Error();
+    } catch {
+      throw new UserError("the index has no weight_map object", { file: index });
+    }
+    const files = new Map<string, SafetensorsFile>();
+    const where = new Map<string, SafetensorsFile>();
+    try {
+      for (const [name, shard] of Object.entries(map)) {
+        let f = files.get(shard);
+        if (!f) {
+          f = await SafetensorsFile.open(join(dir, shard));
+          files.set(shard, f);
+        }
+        if (!f.info(name))
+          throw new UserError(`the index puts ${name} in ${shard}, which does not hold it`, { file: index });
+        where.set(name, f);
+      }
+    } catch (err) {
+      await Promise.all([...files.values()].map((f) => f.close()));
+      throw err;
+    }
+    return new ShardedSource(index, where, [...files.values()]);
+  }
+  const bin = (await exists(join(dir, "pytorch_model.bin"))) ? " (only pytorch_model.bin is there)" : "";
+  throw new UserError(`no model.safetensors in the model folder${bin}`, {
+    file: dir,
+    hint: "give a Hugging Face model folder with model.safetensors",
+  });
+}
+
+// Heads a checkpoint may lack; transformers then initialises them fresh and says so.
+const FRESH_GROUPS = ["classifier.", "cls.predictions.", "bert.pooler.", "pooler."];
+
+function isBuffer(name: string): boolean {
+  return name.endsWith(".position_ids") || name.endsWith(".token_type_ids");
+}
+
+/** Old TensorFlow-era names (LayerNorm.gamma/beta) in today's spelling. */
+function modernName(name: string): string {
+  return name.replace(/LayerNorm\.gamma$/, "LayerNorm.weight").replace(/LayerNorm\.beta$/, "LayerNorm.bias");
+}
+
+/**
+ * Copies a checkpoint's tensors into `params`, matching transformers' loading rules: old names and
+ * a missing or extra `bert.` prefix are mapped, buffers and the tied MLM decoder are skipped, a head
+ * the checkpoint lacks keeps its initialisation. A missing or mis-shaped tensor is a UserError naming it.
+ */
+export async function loadParams(params: Param[], source: TensorSource): Promise<LoadReport> {
+  const byName = new Map<string, string>(); // the model's spelling -> the checkpoint's
+  const srcNames = source.names();
+  const modelHasPrefix = params.some((p) => p.name.startsWith("bert."));
+  const srcHasPrefix = srcNames.some((n) => n.startsWith("bert."));
+  const isHead = (n: string) => n.startsWith("classifier.") || n.startsWith("cls.");
+  const skipped: string[] = [];
+  for (const orig of srcNames) {
+    if (isBuffer(orig)) continue;
+    let n = modernName(orig);
+    if (modelHasPrefix && !srcHasPrefix && !isHead(n)) n = `bert.${n}`;
+    else if (!modelHasPrefix && srcHasPrefix && n.startsWith("bert.")) n = n.slice(5);
+    if (n === "cls.predictions.decoder.weight") {
+      skipped.push(orig); // tied to the word embeddings
+      continue;
+    }
+    if (n === "cls.predictions.decoder.bias") {
+      // The same tensor as cls.predictions.bias in transformers; used only when that name is absent.
+      if (!srcNames.includes("cls.predictions.bias")) byName.set("cls.predictions.bias", orig);
+      else skipped.push(orig);
+      continue;
+    }
+    if (byName.has(n))
+      throw new UserError(`the checkpoint holds ${orig} and ${byName.get(n)}, both for ${n}`, {
+        file: source.path,
+      });
+    byName.set(n, orig);
+  }
+  const report: LoadReport = { initialisedFresh: [], unused: [], notes: [] };
+  const present = (prefix: string) => params.some((p) => p.name.startsWith(prefix) && byName.has(p.name));
+  for (const p of params) {
+    const src = byName.get(p.name);
+    if (src === undefined) {
+      const group = FRESH_GROUPS.find((g) => p.name.startsWith(g));
+      if (group && !present(group)) {
+        report.initialisedFresh.push(p.name);
+        continue;
+      }
+      throw new UserError(`the checkpoint has no tensor ${p.name}`, {
+        file: source.path,
+        hint: "it does not match this model; check that it is a BERT checkpoint of the right kind",
+      });
+    }
+    const info = source.info(src)!;
+    const same = info.shape.length === p.shape.length && info.shape.every((d, i) => d === p.shape[i]);
+    if (!same)
+      throw new UserError(
+        `tensor ${src} has shape [${info.shape.join(", ")}] but the model expects [${p.shape.join(", ")}]`,
+        { file: source.path, hint: "the checkpoint and config.json disagree, or the label count differs" },
+      );
+    await source.readF32(src, p.data);
+  }
+  const used = new Set(params.map((p) => byName.get(p.name)).filter((x) => x !== undefined));
+  report.unused = srcNames.filter((n) => !isBuffer(n) && !used.has(n) && !skipped.includes(n));
+  if (report.initialisedFresh.length)
+    report.notes.push(
+      `initialised fresh (not in the checkpoint): ${summarise(report.initialisedFresh)}; train before use`,
+    );
+  if (report.unused.length) report.notes.push(`not used from the checkpoint: ${summarise(report.unused)}`);
+  return report;
+}
+
+function summarise(names: string[]): string {
+  return names.length <= 4
+    ? names.join(", ")
+    : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+}
+
+/** Loads a folder's weights into a model built from its config (see readModelConfig). */
+export async function loadModelFolder(dir: string, model: WeightsModel): Promise<LoadReport> {
+  const source = await openWeights(dir);
+  try {
+    return await loadParams(model.params(), source);
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Writes `config.json` and `model.safetensors` for `model` into `dir`, each atomically, in the form
+ * transformers' save_pretrained gives (the tied MLM decoder is not stored). An optimiser with lazy
+ * rows must be flushed first (AdamW.flush) so every row holds its current value.
+ */
+export async function saveModelFolder(
+  dir: string,
+  model: WeightsModel,
+  extraConfig: Record<string, unknown> = {},
+): Promise<void> {
+  const params = model.params();
+  await fsp.mkdir(dir, { recursive: true });
+  await writeSafetensors(
+    join(dir, "model.safetensors"),
+    params.map((p) => ({ name: p.name, shape: p.shape, data: p.data })),
+    { format: "pt" },
+  );
+  const cfg = { ...configJson(model.config, architectureOf(params), model.numLabels), ...extraConfig };
+  await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(cfg, null, 2)}\n`);
+}
