@@ -23,4 +23,6 @@ fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build --silent
+# The GO release of 2018-03-09 (Debian's tnseq-transit) into the cache, for the offline default and the tests.
+node dist/src/cli/main.js fetch-go --source debian
 echo "setup: done"

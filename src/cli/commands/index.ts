@@ -1,7 +1,11 @@
 /** The list of sub-commands; each module exports `register(program)`. */
 import type { Command } from "commander";
+import { register as registerBaseline } from "./baseline.js";
+import { register as registerFetchGo } from "./fetch-go.js";
 
 /** Adds every sub-command to the program. */
 export function registerAll(program: Command): void {
   void program;
+  registerBaseline(program);
+  registerFetchGo(program);
 }
