@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(libopenblas-dev libopenblas0-pthread python3-torch fonts-dejavu-core)
+DEB_PACKAGES=(libopenblas-dev libopenblas0-pthread python3-torch fonts-dejavu-core python3-sklearn)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
