@@ -1,0 +1,147 @@
+/** `gotune baseline`: TF-IDF + multinomial logistic regression on a prepared split, with its metrics. */
+import { join } from "node:path";
+import { type Command, InvalidArgumentError } from "commander";
+import { LogisticRegression } from "../../baseline/logreg.js";
+import { TfidfVectorizer } from "../../baseline/tfidf.js";
+import { ASPECTS, loadSplit, takeShuffled } from "../../data/examples.js";
+import { computeMetrics, formatReport } from "../../eval/metrics.js";
+import { runCommand } from "../../util/errors.js";
+import { writeFileAtomic } from "../../util/fsx.js";
+import { progress } from "../../util/progress.js";
+
+interface BaselineOptions {
+  data: string;
+  trainLimit?: number;
+  evalLimit?: number;
+  seed: number;
+  json?: boolean;
+  out?: string;
+  maxIter: number;
+  C: number;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError("give a whole number of at least 1.");
+  return n;
+}
+
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError("give a whole number.");
+  return n;
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("give a number above 0.");
+  return n;
+}
+
+/** Adds `baseline` to the program. */
+export function register(program: Command): void {
+  program
+    .command("baseline")
+    .description(
+      "Train the TF-IDF (word 1-2-grams, sublinear tf) + logistic-regression baseline on DIR/train.jsonl, " +
+        "evaluate it on DIR/test.jsonl, print accuracy, macro-F1, per-class scores and the confusion matrix, " +
+        "and write them as JSON (DIR/baseline.json by default)",
+    )
+    .requiredOption("--data <dir>", "the folder written by `gotune prepare` (train.jsonl, test.jsonl)")
+    .option(
+      "--train-limit <n>",
+      "train on N examples taken after a seeded shuffle (the study: 2000)",
+      positiveInt,
+    )
+    .option(
+      "--eval-limit <m>",
+      "evaluate on M examples taken after a seeded shuffle (the study: 1000)",
+      positiveInt,
+    )
+    .option("--seed <n>", "the shuffle's seed", nonNegativeInt, 42)
+    .option("--json", "print one JSON object on stdout instead of the text report")
+    .option("--out <file>", "where to write the metrics as JSON (default: DIR/baseline.json)")
+    .option("--max-iter <n>", "L-BFGS iterations at most (scikit-learn's max_iter)", positiveInt, 100)
+    .option("--C <c>", "inverse L2 regularisation strength (scikit-learn's C)", positiveNumber, 1)
+    .action((opts: BaselineOptions) => runCommand(() => baseline(opts)));
+}
+
+async function baseline(opts: BaselineOptions): Promise<void> {
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const split = await loadSplit(opts.data);
+  const train = takeShuffled(split.train, opts.trainLimit, opts.seed);
+  const test = takeShuffled(split.test, opts.evalLimit, opts.seed);
+  for (const [flag, limit, have, file] of [
+    ["--train-limit", opts.trainLimit, split.train.length, "train.jsonl"],
+    ["--eval-limit", opts.evalLimit, split.test.length, "test.jsonl"],
+  ] as const)
+    if (limit !== undefined && limit > have)
+      log(`gotune: note: ${flag} ${limit} > ${have} examples in ${file}; using all`);
+
+  const t0 = performance.now();
+  const vectorizer = new TfidfVectorizer();
+  const Xtrain = vectorizer.fitTransform(train.map((e) => e.text));
+  const Xtest = vectorizer.transform(test.map((e) => e.text));
+  const tVec = performance.now();
+  if (!opts.json)
+    log(`baseline: ${train.length} train, ${test.length} test examples; ${vectorizer.terms.length} features`);
+
+  const bar = progress("fit", opts.maxIter, ["loss"]);
+  const model = LogisticRegression.train(
+    Xtrain,
+    train.map((e) => e.label),
+    ASPECTS.length,
+    {
+      C: opts.C,
+      maxIter: opts.maxIter,
+      onIteration: (_it, loss) => bar.tick(1, { loss: loss.toFixed(5) }),
+    },
+  );
+  bar.done();
+  const tFit = performance.now();
+  if (!model.fit.converged)
+    log(
+      `gotune: note: L-BFGS stopped after ${model.fit.iterations} iterations without converging (${model.fit.reason}); ` +
+        "raise --max-iter for a tighter fit",
+    );
+
+  const probs = model.predictProba(Xtest);
+  const pred = LogisticRegression.argmax(probs, ASPECTS.length);
+  const metrics = computeMetrics(
+    test.map((e) => e.label),
+    pred,
+    ASPECTS,
+    probs,
+  );
+  const result = {
+    ...metrics,
+    model: "tfidf-logreg",
+    data: opts.data,
+    train_examples: train.length,
+    eval_examples: test.length,
+    seed: opts.seed,
+    features: vectorizer.terms.length,
+    C: opts.C,
+    iterations: model.fit.iterations,
+    converged: model.fit.converged,
+    stop_reason: model.fit.reason,
+    seconds: {
+      vectorize: (tVec - t0) / 1000,
+      fit: (tFit - tVec) / 1000,
+      total: (performance.now() - t0) / 1000,
+    },
+  };
+  const out = opts.out ?? join(opts.data, "baseline.json");
+  await writeFileAtomic(out, `${JSON.stringify(result, null, 2)}\n`);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(formatReport(metrics));
+    log(
+      `baseline: fitted in ${result.seconds.fit.toFixed(1)} s (${model.fit.iterations} iterations, ` +
+        `${model.fit.reason}); metrics written to ${out}`,
+    );
+  }
+}
