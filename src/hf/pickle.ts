@@ -1,0 +1,554 @@
+/**
+ * PyTorch checkpoints (`pytorch_model.bin`, torch.save since 1.6): a zip holding `PREFIX/data.pkl`,
+ * a pickle of the state dict, and `PREFIX/data/KEY`, the raw little-endian storages it points to.
+ *
+ * The pickle is interpreted, never executed: only the opcodes a state dict needs are known, and only
+ * an allow-list of globals (OrderedDict, torch's tensor rebuilders, storage types) is accepted. Any
+ * other global (os.system, builtins.eval, ...) is refused as soon as it is named, before anything
+ * could be called.
+ */
+import { promises as fsp } from "node:fs";
+import yauzl from "yauzl";
+import { UserError } from "../util/errors.js";
+import type { Dtype, TensorSource } from "./safetensors.js";
+
+/** One tensor of a checkpoint, made contiguous and converted to f32 (`dtype` is the stored one). */
+export interface PtTensor {
+  dtype: Dtype;
+  shape: number[];
+  data: Float32Array;
+}
+
+const STORAGES: Record<string, { dtype: Dtype; bytes: number }> = {
+  FloatStorage: { dtype: "F32", bytes: 4 },
+  DoubleStorage: { dtype: "F64", bytes: 8 },
+  HalfStorage: { dtype: "F16", bytes: 2 },
+  BFloat16Storage: { dtype: "BF16", bytes: 2 },
+  LongStorage: { dtype: "I64", bytes: 8 },
+  IntStorage: { dtype: "I32", bytes: 4 },
+  ShortStorage: { dtype: "I16", bytes: 2 },
+  CharStorage: { dtype: "I8", bytes: 1 },
+  ByteStorage: { dtype: "U8", bytes: 1 },
+  BoolStorage: { dtype: "BOOL", bytes: 1 },
+};
+
+// Globals a state dict may name, and nothing else.
+const ALLOWED = new Set([
+  "collections.OrderedDict",
+  "torch._utils._rebuild_tensor_v2",
+  "torch._utils._rebuild_tensor",
+  "torch._utils._rebuild_parameter",
+  ...Object.keys(STORAGES).map((s) => `torch.${s}`),
+]);
+
+class Global {
+  constructor(readonly name: string) {}
+}
+class Storage {
+  constructor(
+    readonly key: string,
+    readonly dtype: Dtype,
+    readonly bytes: number,
+  ) {}
+}
+class TensorRef {
+  constructor(
+    readonly storage: Storage,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
+}
+
+/** Reads every tensor of a pytorch_model.bin; forbidden pickle content or a corrupt file is a UserError. */
+export async function readPytorchCheckpoint(path: string): Promise<Map<string, PtTensor>> {
+  const head = Buffer.alloc(4);
+  const fh = await fsp.open(path, "r");
+  try {
+    await fh.read(head, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
+  if (head.readUInt32LE(0) !== 0x04034b50) {
+    const legacy = head[0] === 0x80;
+    throw new UserError(
+      legacy
+        ? "is a legacy (before PyTorch 1.6) checkpoint, which gotune does not read"
+        : "is not a PyTorch checkpoint (not a zip)",
+      { file: path, hint: "re-save it with a recent torch.save, or convert it to model.safetensors" },
+    );
+  }
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
+  } catch (err) {
+    throw new UserError(`is a corrupt zip (${(err as Error).message})`, {
+      file: path,
+      hint: "re-download the checkpoint",
+    });
+  }
+  try {
+    const entries = await listEntries(zip, path);
+    const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
+    if (!pkl) throw new UserError("has no data.pkl: not a torch.save checkpoint", { file: path });
+    const prefix = pkl.slice(0, -"data.pkl".length);
+    const order = entries.get(`${prefix}byteorder`);
+    if (order && (await readEntry(zip, order)).toString("latin1").trim() !== "little")
+      throw new UserError("stores big-endian tensors, which gotune does not read", { file: path });
+    const root = unpickle(await readEntry(zip, entries.get(pkl)!), path);
+    const dict = stateDictOf(root, path);
+    const storages = new Map<string, Buffer>();
+    const out = new Map<string, PtTensor>();
+    for (const [name, ref] of dict) {
+      let buf = storages.get(ref.storage.key);
+      if (!buf) {
+        const entry = entries.get(`${prefix}data/${ref.storage.key}`);
+        if (!entry)
+          throw new UserError(`lacks the storage ${ref.storage.key} of ${name}`, {
+            file: path,
+            hint: "re-download the checkpoint",
+          });
+        buf = await readEntry(zip, entry);
+        storages.set(ref.storage.key, buf);
+      }
+      out.set(name, { dtype: ref.storage.dtype, shape: ref.shape, data: gather(ref, buf, name, path) });
+    }
+    return out;
+  } finally {
+    zip.close();
+  }
+}
+
+/** A pytorch_model.bin as a TensorSource, so model-folder loading can take it like safetensors. */
+export class PytorchCheckpoint implements TensorSource {
+  private constructor(
+    readonly path: string,
+    private readonly tensors: Map<string, PtTensor>,
+  ) {}
+
+  /** Reads the whole checkpoint (see readPytorchCheckpoint). */
+  static async open(path: string): Promise<PytorchCheckpoint> {
+    return new PytorchCheckpoint(path, await readPytorchCheckpoint(path));
+  }
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  info(name: string): { dtype: string; shape: number[] } | undefined {
+    const t = this.tensors.get(name);
+    return t && { dtype: t.dtype, shape: t.shape };
+  }
+
+  async readF32(name: string, out?: Float32Array): Promise<Float32Array> {
+    const t = this.tensors.get(name);
+    if (!t) throw new UserError(`has no tensor ${name}`, { file: this.path });
+    if (!out) return t.data;
+    out.set(t.data);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.tensors.clear();
+  }
+}
+
+async function listEntries(zip: yauzl.ZipFile, path: string): Promise<Map<string, yauzl.Entry>> {
+  const entries = new Map<string, yauzl.Entry>();
+  await new Promise<void>((resolve, reject) => {
+    zip.on("entry", (e: yauzl.Entry) => {
+      entries.set(e.fileName, e);
+      zip.readEntry();
+    });
+    zip.on("end", resolve);
+    zip.on("error", reject);
+    zip.readEntry();
+  }).catch((err) => {
+    throw new UserError(`is a corrupt zip (${(err as Error).message})`, {
+      file: path,
+      hint: "re-download the checkpoint",
+    });
+  });
+  return entries;
+}
+
+async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  const stream = await zip.openReadStreamPromise(entry);
+  const buf = Buffer.allocUnsafe(entry.uncompressedSize);
+  let at = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    chunk.copy(buf, at);
+    at += chunk.length;
+  }
+  return buf;
+}
+
+function stateDictOf(root: unknown, path: string): Map<string, TensorRef> {
+  let dict = root;
+  // Training scripts often wrap the weights: {"state_dict": {...}} or {"model": {...}}.
+  if (dict instanceof Map && ![...dict.values()].some((v) => v instanceof TensorRef)) {
+    dict = dict.get("state_dict") ?? dict.get("model") ?? dict;
+  }
+  if (!(dict instanceof Map))
+    throw new UserError("does not hold a state dict (name -> tensor)", { file: path });
+  const out = new Map<string, TensorRef>();
+  for (const [k, v] of dict) if (typeof k === "string" && v instanceof TensorRef) out.set(k, v);
+  if (out.size === 0) throw new UserError("holds no tensors", { file: path });
+  return out;
+}
+
+// Reads a (possibly strided) tensor out of its storage into a contiguous f32 array.
+function gather(ref: TensorRef, buf: Buffer, name: string, path: string): Float32Array {
+  const { shape, stride, offset } = ref;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const size = ref.storage.bytes;
+  let maxIndex = offset;
+  for (let d = 0; d < shape.length; d++) if (shape[d]! > 0) maxIndex += (shape[d]! - 1) * stride[d]!;
+  if (n > 0 && (maxIndex + 1) * size > buf.length)
+    throw new UserError(`tensor ${name} reaches past the end of its storage`, {
+      file: path,
+      hint: "the checkpoint is corrupt",
+    });
+  const read = reader(ref.storage.dtype, buf);
+  const out = new Float32Array(n);
+  const idx = new Array<number>(shape.length).fill(0);
+  let src = offset;
+  for (let i = 0; i < n; i++) {
+    out[i] = read(src);
+    // Odometer over the shape: advance the last axis, carrying into earlier ones.
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d]!++;
+      src += stride[d]!;
+      if (idx[d]! < shape[d]!) break;
+      src -= idx[d]! * stride[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+function reader(dtype: Dtype, b: Buffer): (i: number) => number {
+  switch (dtype) {
+    case "F32":
+      return (i) => b.readFloatLE(i * 4);
+    case "F64":
+      return (i) => b.readDoubleLE(i * 8);
+    case "F16":
+      return (i) => halfToFloat(b.readUInt16LE(i * 2));
+    case "BF16":
+      return (i) => {
+        // bfloat16 is the top half of an f32.
+        bf16.setUint32(0, b.readUInt16LE(i * 2) << 16);
+        return bf16.getFloat32(0);
+      };
+    case "I64":
+      return (i) => Number(b.readBigInt64LE(i * 8));
+    case "I32":
+      return (i) => b.readInt32LE(i * 4);
+    case "I16":
+      return (i) => b.readInt16LE(i * 2);
+    case "I8":
+      return (i) => b.readInt8(i);
+    default:
+      return (i) => b[i]!;
+  }
+}
+const bf16 = new DataView(new ArrayBuffer(4));
+
+/** IEEE 754 half precision to a JS number. */
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** Interprets a pickle holding a torch state dict; dicts become Maps, tensors TensorRefs. */
+function unpickle(data: Buffer, path: string): unknown {
+  const stack: unknown[] = [];
+  const marks: number[] = [];
+  const memo = new Map<number, unknown>();
+  let p = 0;
+  const corrupt = (why: string) =>
+    new UserError(`has a corrupt pickle (${why})`, {
+      file: path,
+      hint: "re-download or re-save the checkpoint",
+    });
+  const need = (n: number) => {
+    if (p + n > data.length) throw corrupt("it ends too early");
+  };
+  const line = () => {
+    const end = data.indexOf(10, p);
+    if (end < 0) throw corrupt("unterminated line");
+    const s = data.toString("utf8", p, end);
+    p = end + 1;
+    return s;
+  };
+  const pop = () => {
+    if (stack.length === 0) throw corrupt("stack underflow");
+    return stack.pop();
+  };
+  const popMark = () => {
+    const m = marks.pop();
+    if (m === undefined) throw corrupt("no mark");
+    return stack.splice(m);
+  };
+  const top = () => stack[stack.length - 1];
+  const global = (module: string, name: string) => {
+    const full = `${module}.${name}`;
+    if (!ALLOWED.has(full))
+      throw new UserError(
+        `its pickle names ${full}, which is not part of a tensor state dict; refused, nothing was run`,
+        {
+          file: path,
+          hint: "only plain state dicts of tensors are read; load untrusted checkpoints nowhere",
+        },
+      );
+    return new Global(full);
+  };
+  const str = (n: number) => {
+    need(n);
+    const s = data.toString("utf8", p, p + n);
+    p += n;
+    return s;
+  };
+  while (p < data.length) {
+    const op = data[p++]!;
+    switch (op) {
+      case 0x80: // PROTO
+        need(1);
+        p += 1;
+        break;
+      case 0x95: // FRAME
+        need(8);
+        p += 8;
+        break;
+      case 0x63: // GLOBAL
+        stack.push(global(line(), line()));
+        break;
+      case 0x93: {
+        // STACK_GLOBAL
+        const name = pop();
+        const module = pop();
+        stack.push(global(String(module), String(name)));
+        break;
+      }
+      case 0x71: // BINPUT
+        need(1);
+        memo.set(data[p++]!, top());
+        break;
+      case 0x72: // LONG_BINPUT
+        need(4);
+        memo.set(data.readUInt32LE(p), top());
+        p += 4;
+        break;
+      case 0x94: // MEMOIZE
+        memo.set(memo.size, top());
+        break;
+      case 0x68: // BINGET
+      case 0x6a: {
+        // LONG_BINGET
+        const n = op === 0x68 ? 1 : 4;
+        need(n);
+        const k = n === 1 ? data[p]! : data.readUInt32LE(p);
+        p += n;
+        if (!memo.has(k)) throw corrupt(`memo ${k} unset`);
+        stack.push(memo.get(k));
+        break;
+      }
+      case 0x7d: // EMPTY_DICT
+        stack.push(new Map());
+        break;
+      case 0x29: // EMPTY_TUPLE
+      case 0x5d: // EMPTY_LIST
+        stack.push([]);
+        break;
+      case 0x28: // MARK
+        marks.push(stack.length);
+        break;
+      case 0x74: // TUPLE
+      case 0x6c: // LIST
+        stack.push(popMark());
+        break;
+      case 0x64: {
+        // DICT
+        const items = popMark();
+        const m = new Map();
+        for (let i = 0; i + 1 < items.length; i += 2) m.set(items[i], items[i + 1]);
+        stack.push(m);
+        break;
+      }
+      case 0x85: // TUPLE1
+        stack.push([pop()]);
+        break;
+      case 0x86: {
+        // TUPLE2
+        const b = pop();
+        stack.push([pop(), b]);
+        break;
+      }
+      case 0x87: {
+        // TUPLE3
+        const c = pop();
+        const b = pop();
+        stack.push([pop(), b, c]);
+        break;
+      }
+      case 0x4a: // BININT
+        need(4);
+        stack.push(data.readInt32LE(p));
+        p += 4;
+        break;
+      case 0x4b: // BININT1
+        need(1);
+        stack.push(data[p++]);
+        break;
+      case 0x4d: // BININT2
+        need(2);
+        stack.push(data.readUInt16LE(p));
+        p += 2;
+        break;
+      case 0x8a: {
+        // LONG1
+        need(1);
+        const n = data[p++]!;
+        need(n);
+        let v = 0n;
+        for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[p + i]!);
+        if (n > 0 && data[p + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
+        p += n;
+        stack.push(Number(v));
+        break;
+      }
+      case 0x47: // BINFLOAT
+        need(8);
+        stack.push(data.readDoubleBE(p));
+        p += 8;
+        break;
+      case 0x58: // BINUNICODE
+      case 0x54: // BINSTRING
+      case 0x42: // BINBYTES
+        need(4);
+        p += 4;
+        stack.push(str(data.readUInt32LE(p - 4)));
+        break;
+      case 0x8c: // SHORT_BINUNICODE
+      case 0x55: // SHORT_BINSTRING
+      case 0x43: // SHORT_BINBYTES
+        need(1);
+        p += 1;
+        stack.push(str(data[p - 1]!));
+        break;
+      case 0x4e: // NONE
+        stack.push(null);
+        break;
+      case 0x88: // NEWTRUE
+        stack.push(true);
+        break;
+      case 0x89: // NEWFALSE
+        stack.push(false);
+        break;
+      case 0x30: // POP
+        pop();
+        break;
+      case 0x32: // DUP
+        stack.push(top());
+        break;
+      case 0x31: // POP_MARK
+        popMark();
+        break;
+      case 0x51: {
+        // BINPERSID: ('storage', StorageType, key, location, numel)
+        const pid = pop();
+        if (!Array.isArray(pid) || pid[0] !== "storage" || !(pid[1] instanceof Global))
+          throw corrupt("a persistent id that is not a storage");
+        const kind = STORAGES[pid[1].name.slice("torch.".length)];
+        if (!kind) throw corrupt(`unknown storage ${pid[1].name}`);
+        stack.push(new Storage(String(pid[2]), kind.dtype, kind.bytes));
+        break;
+      }
+      case 0x52: {
+        // REDUCE: only the allowed globals, interpreted as data constructors.
+        const args = pop();
+        const fn = pop();
+        if (!(fn instanceof Global) || !Array.isArray(args)) throw corrupt("REDUCE on a non-callable");
+        stack.push(construct(fn.name, args, corrupt));
+        break;
+      }
+      case 0x62: {
+        // BUILD: state for an OrderedDict (its _metadata attribute) carries nothing gotune needs.
+        pop();
+        break;
+      }
+      case 0x73: {
+        // SETITEM
+        const v = pop();
+        const k = pop();
+        const d = top();
+        if (!(d instanceof Map)) throw corrupt("SETITEM on a non-dict");
+        d.set(k, v);
+        break;
+      }
+      case 0x75: {
+        // SETITEMS
+        const items = popMark();
+        const d = top();
+        if (!(d instanceof Map)) throw corrupt("SETITEMS on a non-dict");
+        for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
+        break;
+      }
+      case 0x61: {
+        // APPEND
+        const v = pop();
+        const l = top();
+        if (!Array.isArray(l)) throw corrupt("APPEND on a non-list");
+        l.push(v);
+        break;
+      }
+      case 0x65: {
+        // APPENDS
+        const items = popMark();
+        const l = top();
+        if (!Array.isArray(l)) throw corrupt("APPENDS on a non-list");
+        l.push(...items);
+        break;
+      }
+      case 0x2e: // STOP
+        return pop();
+      default:
+        throw new UserError(
+          `its pickle uses opcode 0x${op.toString(16)} (${JSON.stringify(String.fromCharCode(op))}), which a state dict never needs; refused`,
+          {
+            file: path,
+            hint: "only plain state dicts of tensors are read",
+          },
+        );
+    }
+  }
+  throw corrupt("no STOP");
+}
+
+function construct(name: string, args: unknown[], corrupt: (w: string) => UserError): unknown {
+  switch (name) {
+    case "collections.OrderedDict":
+      return new Map(Array.isArray(args[0]) ? (args[0] as [unknown, unknown][]) : []);
+    case "torch._utils._rebuild_tensor_v2":
+    case "torch._utils._rebuild_tensor": {
+      const [storage, offset, shape, stride] = args;
+      const ints = (x: unknown) => Array.isArray(x) && x.every((v) => Number.isInteger(v));
+      if (!(storage instanceof Storage) || !Number.isInteger(offset) || !ints(shape) || !ints(stride))
+        throw corrupt("a tensor with a bad storage, offset, size or stride");
+      if ((shape as number[]).length !== (stride as number[]).length)
+        throw corrupt("size and stride differ in rank");
+      return new TensorRef(storage, offset as number, shape as number[], stride as number[]);
+    }
+    case "torch._utils._rebuild_parameter":
+      if (!(args[0] instanceof TensorRef)) throw corrupt("a parameter without a tensor");
+      return args[0];
+    default:
+      // Storage types are values, never called.
+      throw corrupt(`${name} is called`);
+  }
+}
