@@ -2,10 +2,12 @@
 import type { Command } from "commander";
 import { register as registerBaseline } from "./baseline.js";
 import { register as registerFetchGo } from "./fetch-go.js";
+import { register as registerPrepare } from "./prepare.js";
 
 /** Adds every sub-command to the program. */
 export function registerAll(program: Command): void {
   void program;
   registerBaseline(program);
   registerFetchGo(program);
+  registerPrepare(program);
 }

@@ -1,0 +1,72 @@
+/** `gotune prepare`: a GO release -> labelled terms, a stratified split, statistics and figures. */
+import type { Command } from "commander";
+import { prepare } from "../../data/prepare.js";
+import { runCommand, UserError } from "../../util/errors.js";
+
+interface Options {
+  obo: string;
+  out: string;
+  seed: string;
+  testSize: string;
+  keepObsolete?: boolean;
+  top: string;
+  figures: boolean;
+}
+
+function integer(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\s*-?\d+\s*$/.test(value) || n < min || n > max)
+    throw new UserError(`${flag} ${value} is not a whole number from ${min} to ${max}`, {
+      hint: `e.g. ${flag} ${min === 0 ? 42 : 30}`,
+    });
+  return n;
+}
+
+/** Adds the prepare command. */
+export function register(program: Command): void {
+  program
+    .command("prepare")
+    .description(
+      "Turn a GO release (OBO) into a labelled dataset: terms.csv and terms.jsonl (go_id, name, aspect, " +
+        "definition, def_word_count, label: 0 biological_process, 1 cellular_component, 2 molecular_function), " +
+        "a stratified train/test split (train.jsonl, test.jsonl: go_id, name, aspect, label, text), " +
+        "stats.json, and the figures (PNG and SVG) in OUT/figures.",
+    )
+    .requiredOption("--obo <file>", "the GO release in OBO format (see gotune fetch-go)")
+    .requiredOption("--out <dir>", "the folder to write into (created if needed)")
+    .option("--seed <n>", "seed of the split and the word-cloud layout", "42")
+    .option("--test-size <share>", "the share of each class that goes to test.jsonl", "0.2")
+    .option("--keep-obsolete", "keep obsolete terms (left out by default, as obonet does)")
+    .option("--top <n>", "how many highest-degree terms the graph figure shows", "30")
+    .option("--no-figures", "skip the figures (faster)")
+    .action((opts: Options) =>
+      runCommand(async () => {
+        const seed = integer(opts.seed, "--seed", 0, 2 ** 32 - 1);
+        const top = integer(opts.top, "--top", 1, 200);
+        const testSize = Number(opts.testSize);
+        if (!(testSize > 0 && testSize < 1))
+          throw new UserError(`--test-size ${opts.testSize} is not a share between 0 and 1`, {
+            hint: "e.g. --test-size 0.2",
+          });
+        const t0 = performance.now();
+        const r = await prepare({
+          obo: opts.obo,
+          out: opts.out,
+          seed,
+          testSize,
+          top,
+          keepObsolete: Boolean(opts.keepObsolete),
+          figures: opts.figures,
+        });
+        const s = r.stats as {
+          terms: { kept: number };
+          split: { train: { total: number }; test: { total: number } };
+        };
+        process.stdout.write(
+          `prepared ${s.terms.kept.toLocaleString("en-US")} terms: ${s.split.train.total.toLocaleString("en-US")} train, ` +
+            `${s.split.test.total.toLocaleString("en-US")} test, in ${((performance.now() - t0) / 1000).toFixed(1)} s\n` +
+            `wrote ${r.files.length} files to ${r.out}: ${r.files.join(", ")}\n`,
+        );
+      }),
+    );
+}

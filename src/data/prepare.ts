@@ -1,0 +1,242 @@
+/**
+ * `gotune prepare` as a function: GO release -> labelled terms, a stratified split, statistics and the
+ * study's figures in one folder. Everything is computed before anything is written, and each file is
+ * written through a temporary file, so a failed run leaves the earlier outputs as they were.
+ */
+import { constants, promises as fsp } from "node:fs";
+import { join, resolve } from "node:path";
+import { csvFormat } from "d3-dsv";
+import { classDistribution, wordCountBoxplot } from "../figures/charts.js";
+import { termGraphFigure } from "../figures/graph.js";
+import type { Figure } from "../figures/render.js";
+import { wordCloud } from "../figures/wordcloud.js";
+import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fsx.js";
+import { progress } from "../util/progress.js";
+import { buildGoGraph, roots, topByDegree } from "./graph.js";
+import { parseOboFile } from "./obo.js";
+import { countByClass, stratifiedSplit } from "./split.js";
+import {
+  ASPECTS,
+  type Aspect,
+  extractTerms,
+  type SkippedTerms,
+  skippedCount,
+  summarize,
+  type TermRecord,
+  wordCountSummaries,
+} from "./terms.js";
+
+/** What to prepare and how. */
+export interface PrepareOptions {
+  obo: string;
+  out: string;
+  seed: number;
+  testSize: number;
+  keepObsolete: boolean;
+  /** How many highest-degree terms the graph figure shows. */
+  top: number;
+  figures: boolean;
+  /** Where stage lines go (stderr by default). */
+  log?: (line: string) => void;
+}
+
+/** One line of train.jsonl / test.jsonl: the contract later stages read. */
+export interface ExampleLine {
+  go_id: string;
+  name: string;
+  aspect: Aspect;
+  label: number;
+  text: string;
+}
+
+/** The columns of terms.csv and the keys of terms.jsonl, in order. */
+export const TERM_COLUMNS = ["go_id", "name", "aspect", "definition", "def_word_count", "label"] as const;
+
+/** The files one run writes, relative to the output folder. */
+export interface PrepareResult {
+  out: string;
+  files: string[];
+  stats: Record<string, unknown>;
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+
+/** Makes sure `dir` exists (or can be made) and can be written, before any slow work. */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    const st = await fsp.stat(dir);
+    if (!st.isDirectory()) throw Object.assign(new Error("not a folder"), { code: "ENOTDIR" });
+    await fsp.access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "error";
+    const why =
+      code === "ENOTDIR" || code === "EEXIST"
+        ? "is not a folder (a file is in the way)"
+        : code === "EACCES" || code === "EPERM" || code === "EROFS"
+          ? "cannot be written (no permission or read-only)"
+          : `cannot be created or written (${code})`;
+    throw new UserError(`the output folder ${why}`, {
+      file: dir,
+      hint: "choose a folder you can write to with --out",
+    });
+  }
+}
+
+function toExample(t: TermRecord): ExampleLine {
+  return { go_id: t.go_id, name: t.name, aspect: t.aspect, label: t.label, text: t.definition };
+}
+
+const jsonl = (rows: readonly object[]) =>
+  rows.map((r) => JSON.stringify(r)).join("\n") + (rows.length ? "\n" : "");
+
+function perAspect(counts: Record<string, number>): Record<Aspect, number> {
+  return Object.fromEntries(ASPECTS.map((a, i) => [a, counts[String(i)] ?? 0])) as Record<Aspect, number>;
+}
+
+/** The one-line summary of skipped terms shown on stderr, or undefined when none was skipped. */
+export function skippedSummary(s: SkippedTerms): string | undefined {
+  const n = skippedCount(s);
+  if (!n) return undefined;
+  const parts = [
+    s.noNamespace && `${fmt(s.noNamespace)} without a namespace`,
+    s.noDefinition && `${fmt(s.noDefinition)} without a definition`,
+    s.otherNamespace && `${fmt(s.otherNamespace)} outside the three GO aspects`,
+  ].filter(Boolean);
+  return `warning: skipped ${fmt(n)} term${n === 1 ? "" : "s"} (${parts.join(", ")}), e.g. ${s.samples[0]}; see stats.json for more`;
+}
+
+/** Runs the whole preparation and writes every output into `opts.out`. */
+export async function prepare(opts: PrepareOptions): Promise<PrepareResult> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`gotune: ${l}\n`));
+  if (!(opts.testSize > 0 && opts.testSize < 1))
+    throw new UserError(`--test-size ${opts.testSize} is not a share`, {
+      hint: "give a number between 0 and 1, e.g. 0.2",
+    });
+  const out = resolve(opts.out);
+  await ensureWritableDir(out);
+
+  let t0 = performance.now();
+  log(`parsing ${opts.obo}`);
+  const doc = await parseOboFile(opts.obo, { keepObsolete: opts.keepObsolete });
+  log(
+    `parsed ${fmt(doc.terms.length)} terms${opts.keepObsolete ? "" : ` (${fmt(doc.obsoleteSkipped)} obsolete skipped)`} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  const { terms, skipped } = extractTerms(doc, opts.obo);
+  const skipLine = skippedSummary(skipped);
+  if (skipLine) log(skipLine);
+  if (doc.warnings.length)
+    log(`warning: ${fmt(doc.warnings.length)} parser warning(s), e.g. ${doc.warnings[0]}; see stats.json`);
+  if (terms.length < 2)
+    throw new UserError(`only ${terms.length} usable term(s); nothing to split`, {
+      file: opts.obo,
+      hint: "give a GO release with terms that have a namespace and a definition",
+    });
+
+  const graph = buildGoGraph(doc);
+  const split = stratifiedSplit(terms, {
+    testSize: opts.testSize,
+    seed: opts.seed,
+    classOf: (t) => t.label,
+    keyOf: (t) => t.go_id,
+  });
+  const sizes = {
+    train: perAspect(countByClass(split.train, (t) => t.label)),
+    test: perAspect(countByClass(split.test, (t) => t.label)),
+  };
+  const edgesByType: Record<string, number> = {};
+  graph.forEachEdge((_e, a) => {
+    edgesByType[a.type] = (edgesByType[a.type] ?? 0) + 1;
+  });
+  const top = topByDegree(graph, opts.top);
+  const stats = {
+    source: {
+      file: resolve(opts.obo),
+      format_version: doc.header.formatVersion ?? null,
+      data_version: doc.header.dataVersion ?? null,
+      ontology: doc.header.ontology ?? null,
+      date: doc.header.date ?? null,
+    },
+    options: { seed: opts.seed, test_size: opts.testSize, keep_obsolete: opts.keepObsolete, top: opts.top },
+    terms: {
+      parsed: doc.terms.length,
+      obsolete_skipped: doc.obsoleteSkipped,
+      kept: terms.length,
+      per_aspect: perAspect(countByClass(terms, (t) => t.label)),
+    },
+    skipped: {
+      total: skippedCount(skipped),
+      no_namespace: skipped.noNamespace,
+      no_definition: skipped.noDefinition,
+      other_namespace: skipped.otherNamespace,
+      samples: skipped.samples,
+    },
+    parser_warnings: { count: doc.warnings.length, samples: doc.warnings.slice(0, 5) },
+    labels: Object.fromEntries(ASPECTS.map((a, i) => [String(i), a])),
+    def_word_count: { ...wordCountSummaries(terms), all: summarize(terms.map((t) => t.def_word_count)) },
+    split: {
+      seed: opts.seed,
+      test_size: opts.testSize,
+      train: { total: split.train.length, ...sizes.train },
+      test: { total: split.test.length, ...sizes.test },
+    },
+    graph: {
+      nodes: graph.order,
+      edges: graph.size,
+      edges_by_type: Object.fromEntries(Object.entries(edgesByType).sort((a, b) => b[1] - a[1])),
+      roots: roots(graph).map((id) => ({ id, name: graph.getNodeAttribute(id, "name") })),
+      skipped_edges: graph.getAttribute("skippedEdges") ?? 0,
+    },
+    top_terms: top.map((id) => ({
+      id,
+      name: graph.getNodeAttribute(id, "name"),
+      aspect: graph.getNodeAttribute(id, "namespace"),
+      degree: graph.degree(id),
+    })),
+  };
+
+  const figures: Figure[] = [];
+  if (opts.figures) {
+    t0 = performance.now();
+    log("drawing figures");
+    const bar = progress("figures", 4, ["figure"]);
+    const steps: [string, () => Promise<Figure> | Figure][] = [
+      ["term graph", () => termGraphFigure(graph, top, { contextRelations: ["is_a"] })],
+      ["word cloud", () => wordCloud(terms, { seed: opts.seed })],
+      ["word counts", () => wordCountBoxplot(terms)],
+      [
+        "class distribution",
+        () =>
+          classDistribution(
+            sizes,
+            `Stratified split: ${Math.round((1 - opts.testSize) * 100)}% train, ${Math.round(opts.testSize * 100)}% test, seed ${opts.seed}.`,
+          ),
+      ],
+    ];
+    for (const [what, draw] of steps) {
+      figures.push(await draw());
+      bar.tick(1, { figure: what });
+    }
+    bar.done();
+    log(`drew ${figures.length} figures in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  log(`writing ${out}`);
+  const files: [string, string | Uint8Array][] = [
+    ["terms.csv", csvFormat(terms, [...TERM_COLUMNS])],
+    ["terms.jsonl", jsonl(terms.map((t) => Object.fromEntries(TERM_COLUMNS.map((c) => [c, t[c]]))))],
+    ["train.jsonl", jsonl(split.train.map(toExample))],
+    ["test.jsonl", jsonl(split.test.map(toExample))],
+  ];
+  for (const f of figures) files.push([`figures/${f.name}.svg`, f.svg], [`figures/${f.name}.png`, f.png]);
+  const statsWithFigures = { ...stats, figures: figures.map((f) => `figures/${f.name}.png`) };
+  files.push(["stats.json", `${JSON.stringify(statsWithFigures, null, 2)}\n`]);
+  const bar = progress("writing", files.length);
+  for (const [name, data] of files) {
+    await writeFileAtomic(join(out, name), data);
+    bar.tick();
+  }
+  bar.done();
+  return { out, files: files.map(([n]) => n), stats: statsWithFigures };
+}
