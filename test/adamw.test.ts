@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { makeParam, type Param } from "../src/model/param.js";
 import { AdamW, hfNoDecay } from "../src/train/adamw.js";
@@ -45,33 +48,42 @@ test("the update is torch.optim.AdamW's arithmetic (checked against a float64 re
   assert.equal(opt.stepCount, 5);
 });
 
-/** Two copies of an embedding table plus a dense weight, trained with sparse row gradients. */
+/** An embedding table, a dense weight and a bias, as a model would hand them to the optimiser. */
+function sparseParams(): Param[] {
+  const rng = new Rng(5);
+  return [
+    randomParam("bert.embeddings.word_embeddings.weight", [64, 8], rng),
+    randomParam("bert.encoder.layer.0.output.dense.weight", [4, 8], rng),
+    randomParam("bert.encoder.layer.0.output.dense.bias", [4], rng),
+  ];
+}
+
+/** Steps `from`..`to` of a clipped, scheduled run in which each step touches a few embedding rows. */
+function trainSparse(params: Param[], opt: AdamW, from: number, to: number, total: number): void {
+  const [emb, dense, bias] = params;
+  const sched = new LinearSchedule(1e-2, 2, total);
+  for (let step = from; step <= to; step++) {
+    const rng = new Rng(1000 + step);
+    emb.grad.fill(0);
+    // A few rows a step, drawn from a growing range so that some rows are first touched late.
+    const rows = [...new Set(Array.from({ length: 5 }, () => rng.int(8 + 6 * step)))].sort((a, b) => a - b);
+    for (const r of rows) for (let j = 0; j < 8; j++) emb.grad[r * 8 + j] = rng.normal();
+    emb.touchedRows = Int32Array.from(rows);
+    for (const p of [dense, bias]) for (let i = 0; i < p.grad.length; i++) p.grad[i] = rng.normal();
+    const coef = clipCoefficient(globalGradNorm(params), 1.0);
+    opt.step({ lr: sched.lrAt(step), gradScale: coef });
+  }
+}
+
 function runSparse(
   lazy: boolean,
   wd: number,
   steps: number,
 ): { params: Param[]; opt: AdamW; initial: Float32Array } {
-  const rng = new Rng(5);
-  const emb = randomParam("bert.embeddings.word_embeddings.weight", [64, 8], rng);
-  const dense = randomParam("bert.encoder.layer.0.output.dense.weight", [4, 8], rng);
-  const bias = randomParam("bert.encoder.layer.0.output.dense.bias", [4], rng);
-  const initial = emb.data.slice();
-  const params = [emb, dense, bias];
+  const params = sparseParams();
+  const initial = params[0].data.slice();
   const opt = new AdamW(params, { lr: 1e-2, weightDecay: wd, noDecay: hfNoDecay, lazyRows: lazy });
-  const sched = new LinearSchedule(1e-2, 2, steps);
-  const touchRng = new Rng(77);
-  for (let step = 1; step <= steps; step++) {
-    emb.grad.fill(0);
-    // A few rows a step, drawn from a growing range so that some rows are first touched late.
-    const rows = [...new Set(Array.from({ length: 5 }, () => touchRng.int(8 + 6 * step)))].sort(
-      (a, b) => a - b,
-    );
-    for (const r of rows) for (let j = 0; j < 8; j++) emb.grad[r * 8 + j] = touchRng.normal();
-    emb.touchedRows = Int32Array.from(rows);
-    for (const p of [dense, bias]) for (let i = 0; i < p.grad.length; i++) p.grad[i] = touchRng.normal();
-    const coef = clipCoefficient(globalGradNorm(params), 1.0);
-    opt.step({ lr: sched.lrAt(step), gradScale: coef });
-  }
+  trainSparse(params, opt, 1, steps, steps);
   return { params, opt, initial };
 }
 
@@ -108,6 +120,26 @@ test("with weight decay, lazy rows catch up on first touch and on flush, equal t
   assert.deepEqual(emb.data, snapshot, "flush is idempotent");
   // No decay for biases under HF's rule: the bias moved only by Adam's step, as dense did.
   assert.deepEqual(lazy.params[2].data, dense.params[2].data);
+});
+
+test("a saved optimiser state resumes training exactly", async () => {
+  const whole = runSparse(true, 0.1, 8);
+  whole.opt.flush();
+  const dir = await mkdtemp(join(tmpdir(), "gotune-adamw-"));
+  const params = sparseParams();
+  const first = new AdamW(params, { lr: 1e-2, weightDecay: 0.1, noDecay: hfNoDecay });
+  trainSparse(params, first, 1, 4, 8);
+  await first.saveState(join(dir, "optimizer.safetensors"));
+  const copy = params.map((p) => ({ ...p, data: p.data.slice(), grad: new Float32Array(p.grad.length) }));
+  const second = new AdamW(copy, { lr: 1e-2, weightDecay: 0.1, noDecay: hfNoDecay });
+  await second.loadState(join(dir, "optimizer.safetensors"));
+  assert.equal(second.stepCount, 4);
+  assert.deepEqual(second.activeRows(), first.activeRows());
+  trainSparse(copy, second, 5, 8, 8);
+  second.flush();
+  for (let i = 0; i < 3; i++) assert.deepEqual(copy[i].data, whole.params[i].data, copy[i].name);
+  const other = new AdamW([makeParam("z", [3])], { lr: 1 });
+  await assert.rejects(other.loadState(join(dir, "optimizer.safetensors")), /has no z\.exp_avg/);
 });
 
 test("the global norm reads only touched rows, and the clip coefficient is torch's", () => {

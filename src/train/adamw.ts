@@ -10,8 +10,10 @@
  * written, so the operating system never backs them with memory.
  */
 
+import { SafetensorsFile, writeSafetensors } from "../hf/safetensors.js";
 import type { Param } from "../model/param.js";
 import { adamwUpdate } from "../native/index.js";
+import { UserError } from "../util/errors.js";
 
 /** AdamW's hyper-parameters; defaults are torch's except weight decay, which is HF Trainer's 0. */
 export interface AdamWOptions {
@@ -132,6 +134,73 @@ export class AdamW {
     const out: Record<string, number> = {};
     for (const s of this.slots) if (s.lazy) out[s.p.name] = s.lazy.rows.length;
     return out;
+  }
+
+  /**
+   * Saves the optimiser's state (m, v, step, the lazy rows) as a safetensors file, so that training
+   * resumes exactly: `NAME.exp_avg`, `NAME.exp_avg_sq`, and `NAME.active_rows` for lazy tables.
+   */
+  async saveState(path: string): Promise<void> {
+    const tensors = [];
+    const pending: Record<string, number> = {};
+    for (const s of this.slots) {
+      tensors.push({ name: `${s.p.name}.exp_avg`, shape: s.p.shape, data: s.m });
+      tensors.push({ name: `${s.p.name}.exp_avg_sq`, shape: s.p.shape, data: s.v });
+      if (s.lazy) {
+        // Row ids below 2^24 are exact in f32.
+        tensors.push({
+          name: `${s.p.name}.active_rows`,
+          shape: [s.lazy.rows.length],
+          data: Float32Array.from(s.lazy.rows),
+        });
+        pending[s.p.name] = s.lazy.pending;
+      }
+    }
+    await writeSafetensors(path, tensors, {
+      format: "gotune-adamw",
+      step: String(this.stepCount),
+      lr: String(this.lr),
+      pending: JSON.stringify(pending),
+    });
+  }
+
+  /** Restores a state written by saveState for the same parameters; a mismatch is a UserError. */
+  async loadState(path: string): Promise<void> {
+    const f = await SafetensorsFile.open(path);
+    try {
+      if (f.metadata.format !== "gotune-adamw")
+        throw new UserError("not a gotune optimiser state", { file: path });
+      const pending = JSON.parse(f.metadata.pending ?? "{}") as Record<string, number>;
+      for (const s of this.slots) {
+        for (const [key, dst] of [
+          ["exp_avg", s.m],
+          ["exp_avg_sq", s.v],
+        ] as const) {
+          const name = `${s.p.name}.${key}`;
+          const info = f.info(name);
+          if (!info || info.shape.join() !== s.p.shape.join())
+            throw new UserError(`the optimiser state has no ${name} of shape [${s.p.shape}]`, {
+              file: path,
+              hint: "it belongs to another model; start without it",
+            });
+          await f.readF32(name, dst);
+        }
+        const lz = s.lazy;
+        if (!lz) continue;
+        lz.active.fill(0);
+        lz.rows = new Int32Array(0);
+        lz.pending = pending[s.p.name] ?? 1;
+        if (f.info(`${s.p.name}.active_rows`)) {
+          const rows = Int32Array.from(await f.readF32(`${s.p.name}.active_rows`));
+          for (const r of rows) lz.active[r] = 1;
+          lz.rows = rows;
+        } else this.activateAll(s, lz);
+      }
+      this.stepCount = Number(f.metadata.step ?? 0);
+      if (f.metadata.lr) this.lr = Number(f.metadata.lr);
+    } finally {
+      await f.close();
+    }
   }
 
   /** Marks newly touched rows active, first giving them the decay they missed. */
