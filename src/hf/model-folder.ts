@@ -9,6 +9,7 @@ import { type BertConfig, makeConfig } from "../model/config.js";
 import type { Param } from "../model/param.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
+import { PytorchCheckpoint } from "./pickle.js";
 import { SafetensorsFile, type TensorSource, writeSafetensors } from "./safetensors.js";
 
 /** What a model must offer to be saved or loaded: its config and its parameters. */
@@ -169,7 +170,10 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Opens a folder's weights: `model.safetensors`, or the shards listed in `model.safetensors.index.json`. */
+/**
+ * Opens a folder's weights: `model.safetensors`, the shards listed in `model.safetensors.index.json`,
+ * or else a PyTorch `pytorch_model.bin` (read without executing any pickle code).
+ */
 export async function openWeights(dir: string): Promise<TensorSource> {
   const single = join(dir, "model.safetensors");
   if (await exists(single)) return SafetensorsFile.open(single);
@@ -201,10 +205,11 @@ export async function openWeights(dir: string): Promise<TensorSource> {
     }
     return new ShardedSource(index, where, [...files.values()]);
   }
-  const bin = (await exists(join(dir, "pytorch_model.bin"))) ? " (only pytorch_model.bin is there)" : "";
-  throw new UserError(`no model.safetensors in the model folder${bin}`, {
+  const bin = join(dir, "pytorch_model.bin");
+  if (await exists(bin)) return PytorchCheckpoint.open(bin);
+  throw new UserError("no weights in the model folder (model.safetensors or pytorch_model.bin)", {
     file: dir,
-    hint: "give a Hugging Face model folder with model.safetensors",
+    hint: "give a Hugging Face model folder with its weights",
   });
 }
 
