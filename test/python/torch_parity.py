@@ -4,6 +4,7 @@
 It imports the reference model from ../shared/bench/torch_bert.py (beside the repository), builds a
 small BERT with dropout 0 and a fixed seed, and writes into OUT:
   model/config.json, model/model.safetensors   the initial weights as a Hugging Face folder
+  model-bin/                                    the same with torch.save's pytorch_model.bin
   expected.safetensors                          inputs, eval logits, and for each of two AdamW training
                                                 steps (clipped): the batch, loss, gradient norm,
                                                 gradients and the weights after the step
@@ -80,6 +81,12 @@ def main():
         json.dump(cfg, f, indent=2)
     sd = m.state_dict()
     write_safetensors(os.path.join(model_dir, "model.safetensors"), sd)
+    # The same weights the way older published models ship them: torch.save's pytorch_model.bin.
+    bin_dir = os.path.join(a.out, "model-bin")
+    os.makedirs(bin_dir, exist_ok=True)
+    with open(os.path.join(bin_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    torch.save(sd, os.path.join(bin_dir, "pytorch_model.bin"))
 
     out = {}
     m.eval()
