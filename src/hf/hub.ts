@@ -1,0 +1,197 @@
+/**
+ * Model ids (`ORG/NAME[@REVISION]`) to local folders, through the Hugging Face cache that Python's
+ * huggingface_hub keeps (`models--ORG--NAME/{refs,blobs,snapshots}`), so a model transformers
+ * already downloaded works offline, and a model gotune downloads is shared with Python.
+ */
+import { promises as fsp } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fsx.js";
+import { downloadTo, fileMetadata, type HttpOptions, NOT_FOUND } from "./download.js";
+
+/** What a caller needs from a model: its tokenizer only, or everything to run it. */
+export type Want = "tokenizer" | "model";
+
+/** Where and how to look; every field defaults from the environment as huggingface_hub reads it. */
+export interface HubOptions {
+  cacheDir?: string;
+  endpoint?: string;
+  token?: string;
+  offline?: boolean;
+}
+
+/** A parsed model id. */
+export interface ModelId {
+  repo: string;
+  revision: string;
+}
+
+const TOKENIZER_FILES = ["tokenizer_config.json", "tokenizer.json", "vocab.txt", "special_tokens_map.json"];
+const COMMIT = /^[0-9a-f]{40}$/;
+
+/** The hub cache folder: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */
+export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
+  const home = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "huggingface");
+  return join(home, "hub");
+}
+
+/** True when HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is 1/on/yes/true. */
+export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {
+  return [env.HF_HUB_OFFLINE, env.TRANSFORMERS_OFFLINE].some((v) => /^(1|on|yes|true)$/i.test(v ?? ""));
+}
+
+/** Parses `ORG/NAME[@REVISION]` or `NAME[@REVISION]`; undefined when it is not a model id. */
+export function parseModelId(s: string): ModelId | undefined {
+  const m = /^((?:[\w.-]+\/)?[\w.-]+)(?:@([\w./-]+))?$/.exec(s);
+  if (!m || m[1]!.includes("..") || m[1]!.startsWith(".")) return undefined;
+  return { repo: m[1]!, revision: m[2] ?? "main" };
+}
+
+/** The cache folder of one repo: `models--ORG--NAME`. */
+export function repoCacheDir(repo: string, cacheDir = hubCacheDir()): string {
+  return join(cacheDir, `models--${repo.replace(/\//g, "--")}`);
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** True when `dir` has what `want` needs (a tokenizer; for a model also config.json and weights). */
+export async function hasWanted(dir: string, want: Want): Promise<boolean> {
+  const tok = (await isFile(join(dir, "tokenizer.json"))) || (await isFile(join(dir, "vocab.txt")));
+  if (want === "tokenizer") return tok;
+  const weights =
+    (await isFile(join(dir, "model.safetensors"))) ||
+    (await isFile(join(dir, "model.safetensors.index.json"))) ||
+    (await isFile(join(dir, "pytorch_model.bin")));
+  return tok && weights && (await isFile(join(dir, "config.json")));
+}
+
+/** The cached snapshot folder of `id`, when the cache has one with what `want` needs. */
+export async function cachedSnapshot(
+  id: ModelId,
+  want: Want,
+  cacheDir = hubCacheDir(),
+): Promise<string | undefined> {
+  const root = repoCacheDir(id.repo, cacheDir);
+  let commit = id.revision;
+  if (!COMMIT.test(commit)) {
+    const ref = await fsp.readFile(join(root, "refs", id.revision), "utf8").catch(() => undefined);
+    if (!ref) return undefined;
+    commit = ref.trim();
+  }
+  const snap = join(root, "snapshots", commit);
+  return (await hasWanted(snap, want)) ? snap : undefined;
+}
+
+/**
+ * A local folder for a folder path or a model id: the folder itself, the cached snapshot, or a
+ * snapshot downloaded now from HF_ENDPOINT into the same cache (never when offline).
+ */
+export async function resolveModel(idOrDir: string, want: Want, o: HubOptions = {}): Promise<string> {
+  if (await isDir(idOrDir)) return idOrDir;
+  const id = parseModelId(idOrDir);
+  if (!id || /^\.{0,2}\//.test(idOrDir))
+    throw new UserError("no such folder, and not a model id (ORG/NAME[@REVISION])", {
+      file: idOrDir,
+      hint: "give a model folder or a Hugging Face model id",
+    });
+  const cacheDir = o.cacheDir ?? hubCacheDir();
+  const cached = await cachedSnapshot(id, want, cacheDir);
+  if (cached) return cached;
+  if (o.offline ?? isOffline())
+    throw new UserError(
+      `model ${idOrDir} is not in the Hugging Face cache (${cacheDir}) and HF_HUB_OFFLINE is set`,
+      {
+        hint: "unset HF_HUB_OFFLINE to download it, or give a local folder",
+      },
+    );
+  return downloadSnapshot(id, want, { ...o, cacheDir });
+}
+
+/** Downloads what `want` needs of `id` into the cache and returns the snapshot folder. */
+export async function downloadSnapshot(id: ModelId, want: Want, o: HubOptions = {}): Promise<string> {
+  const cacheDir = o.cacheDir ?? hubCacheDir();
+  const endpoint = (o.endpoint ?? process.env.HF_ENDPOINT ?? "https://huggingface.co").replace(/\/+$/, "");
+  if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol))
+    throw new UserError(`HF_ENDPOINT ${endpoint} is not an http(s) URL`, {
+      hint: "e.g. https://huggingface.co",
+    });
+  const http: HttpOptions = {
+    token: o.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN,
+    tokenHost: new URL(endpoint).host,
+  };
+  const root = repoCacheDir(id.repo, cacheDir);
+  let commit: string | undefined;
+  const fetchFile = async (filename: string): Promise<boolean> => {
+    // Once the first answer pins the commit, every later file comes from that same commit.
+    const rev = commit ?? id.revision;
+    const url = `${endpoint}/${id.repo}/resolve/${encodeURIComponent(rev)}/${filename}`;
+    const what = `${id.repo}@${rev}/${filename}`;
+    const meta = await fileMetadata(url, http, what);
+    if (meta === NOT_FOUND) {
+      if (commit) await writeFileAtomic(join(root, ".no_exist", commit, filename), "");
+      return false;
+    }
+    if (!commit) {
+      commit = meta.commit;
+      if (commit !== id.revision) await writeFileAtomic(join(root, "refs", id.revision), commit);
+    }
+    const blob = join(root, "blobs", meta.etag);
+    if (!(await isFile(blob))) await downloadTo(meta.location, blob, meta, http, `${id.repo}/${filename}`);
+    await linkInto(join(root, "snapshots", meta.commit, filename), blob);
+    return true;
+  };
+
+  const first = want === "model" ? "config.json" : "tokenizer_config.json";
+  if (!(await fetchFile(first)) && want === "model")
+    throw new UserError(`model ${id.repo} has no config.json at ${endpoint}`, { hint: "check the model id" });
+  for (const f of TOKENIZER_FILES) if (f !== first) await fetchFile(f);
+  if (want === "model") {
+    if (!(await fetchFile("model.safetensors"))) {
+      if (await fetchFile("model.safetensors.index.json")) {
+        const index = JSON.parse(
+          await fsp.readFile(join(root, "snapshots", commit!, "model.safetensors.index.json"), "utf8"),
+        );
+        for (const shard of new Set(Object.values(index.weight_map ?? {}) as string[]))
+          await fetchFile(shard);
+      } else if (!(await fetchFile("pytorch_model.bin")))
+        throw new UserError(`model ${id.repo} has neither model.safetensors nor pytorch_model.bin`, {
+          hint: "gotune reads safetensors or PyTorch weights",
+        });
+    }
+  }
+  if (!commit)
+    throw new UserError(`model ${id.repo} has no tokenizer files at ${endpoint}`, {
+      hint: "check the model id",
+    });
+  const snap = join(root, "snapshots", commit);
+  if (!(await hasWanted(snap, want)))
+    throw new UserError(`model ${id.repo} has no tokenizer.json or vocab.txt`, {
+      hint: "gotune needs a BERT WordPiece tokenizer",
+    });
+  return snap;
+}
+
+// Snapshot entries are relative symlinks to blobs, as huggingface_hub makes them.
+async function linkInto(pointer: string, blob: string): Promise<void> {
+  await fsp.mkdir(dirname(pointer), { recursive: true });
+  await fsp.rm(pointer, { force: true });
+  try {
+    await fsp.symlink(relative(dirname(pointer), blob), pointer);
+  } catch {
+    await fsp.copyFile(blob, pointer);
+  }
+}
