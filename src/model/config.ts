@@ -18,6 +18,8 @@ export interface BertConfig {
   /** Classification labels, as in config.json (keys are stringified ids there). */
   id2label?: Record<string, string>;
   label2id?: Record<string, number>;
+  /** Dropout before the classifier; Hugging Face falls back to hidden_dropout_prob when null or absent. */
+  classifier_dropout?: number | null;
 }
 
 /** Hugging Face's BertConfig defaults (bert-base-uncased). */

@@ -1,0 +1,77 @@
+/** BertLayer: attention block, then the feed-forward block (dense + erf GELU, dense, dropout, residual, LayerNorm). */
+import { addon } from "../native/index.js";
+import { Attention } from "./attention.js";
+import { Buffers } from "./buffers.js";
+import type { BertConfig } from "./config.js";
+import type { Ctx } from "./context.js";
+import { Dropout } from "./dropout.js";
+import { LayerNorm } from "./layernorm.js";
+import { Linear } from "./linear.js";
+import type { Param } from "./param.js";
+
+/** One post-LayerNorm encoder layer under `prefix` (e.g. `bert.encoder.layer.3`). */
+export class Layer {
+  readonly attention: Attention;
+  readonly intermediate: Linear;
+  readonly output: Linear;
+  readonly norm: LayerNorm;
+  private readonly dropout: Dropout;
+  private readonly bufs = new Buffers();
+  private readonly H: number;
+  private readonly I: number;
+  private inter: Float32Array = new Float32Array(0);
+  private n = 0;
+
+  constructor(
+    prefix: string,
+    config: BertConfig,
+    private readonly scratch: Buffers,
+  ) {
+    this.H = config.hidden_size;
+    this.I = config.intermediate_size;
+    this.attention = new Attention(`${prefix}.attention`, config, scratch);
+    this.intermediate = new Linear(`${prefix}.intermediate.dense`, this.H, this.I);
+    this.output = new Linear(`${prefix}.output.dense`, this.I, this.H);
+    this.norm = new LayerNorm(`${prefix}.output.LayerNorm`, this.H, config.layer_norm_eps);
+    this.dropout = new Dropout(config.hidden_dropout_prob);
+  }
+
+  params(): Param[] {
+    return [
+      ...this.attention.params(),
+      ...this.intermediate.params(),
+      ...this.output.params(),
+      ...this.norm.params(),
+    ];
+  }
+
+  /** out [B*T, H] from x [B*T, H] and the additive mask [B, T]. */
+  forward(x: Float32Array, maskBias: Float32Array, ctx: Ctx): Float32Array {
+    const N = ctx.B * ctx.T,
+      H = this.H,
+      I = this.I;
+    this.n = N;
+    const a = this.attention.forward(x, maskBias, ctx); // [N, H]
+    this.inter = this.intermediate.forward(a, N); // [N, I], before GELU
+    const g = this.bufs.get("gelu", N * I); // [N, I]
+    addon().geluForward(this.inter, g, N * I);
+    const y = this.output.forward(g, N); // [N, H]
+    const sum = this.dropout.forward(y, y, N * H, ctx, a); // dropout(y) + a, in place
+    return this.norm.forward(sum, N);
+  }
+
+  /** From dout [B*T, H]: parameter gradients, and d(loss)/d(x) [B*T, H] (a scratch buffer, returned). */
+  backward(dout: Float32Array): Float32Array {
+    const N = this.n,
+      H = this.H,
+      I = this.I;
+    const dA = this.scratch.get("dA", N * H);
+    this.norm.backward(dout, dA); // d(sum): flows to the residual a and to the dense branch
+    const dy = this.dropout.backward(dA, this.scratch.get("dTmp", N * H), N * H);
+    const dG = this.scratch.get("dG", N * I); // [N, I]
+    this.output.backward(dy, dG);
+    addon().geluBackward(dG, this.inter, dG, N * I);
+    this.intermediate.backward(dG, dA, true); // dA += d(inter) · W_intermediate
+    return this.attention.backward(dA);
+  }
+}
