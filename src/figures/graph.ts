@@ -112,7 +112,7 @@ export function termGraphFigure(
   const idSet = new Set(ids);
   ids.sort();
   const g = new DagreGraph({ multigraph: true });
-  g.setGraph({ rankdir: "RL", nodesep: 18, ranksep: 46, edgesep: 8, marginx: 24, marginy: 16 });
+  g.setGraph({ rankdir: "LR", nodesep: 18, ranksep: 46, edgesep: 8, marginx: 24, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
   const boxes = new Map<string, Box>();
   for (const id of ids) {
@@ -138,15 +138,25 @@ export function termGraphFigure(
       const type = (attrs as { type?: string }).type ?? "is_a";
       edgeTypes.add(type);
       edges.push({ v: id, w: parent, type });
-      g.setEdge(id, parent, {}, `${id}>${parent}>${type}`);
+      // Laid out parent -> child so the roots share the first rank (left); drawn as child -> parent.
+      g.setEdge(parent, id, {}, `${id}>${parent}>${type}`);
     });
   layout(g);
   const gw = g.graph().width ?? 800;
   const gh = g.graph().height ?? 600;
 
   const W = Math.max(gw, 1100);
-  const context = Boolean(opts.contextRelations?.length);
-  const leg = legend(24, 96, W - 48, [...edgeTypes].sort(), context);
+  const context = Boolean(opts.contextRelations?.length) && ids.length > topSet.size;
+  const nTop = topSet.size;
+  const subtitle = wrapText(
+    context
+      ? `Coloured boxes: the ${nTop} terms with the most edges (degree = edges in and out). Grey boxes: their ${opts.contextRelations!.join(" / ")} ancestors, up to the aspect roots. Arrows go from child to parent.`
+      : `Boxes: the ${nTop} terms with the most edges (degree = edges in and out), with the edges among them. Arrows go from child to parent.`,
+    `14px "${FONT}"`,
+    W - 48,
+    4,
+  );
+  const leg = legend(24, 76 + subtitle.length * 20, W - 48, [...edgeTypes].sort(), context);
   const headH = leg.bottom + 16;
   const H = headH + gh;
   const ox = (W - gw) / 2;
@@ -158,25 +168,21 @@ export function termGraphFigure(
   const markerId = (t: string) => `arrow-${t.replace(/[^A-Za-z0-9_-]/g, "_")}`;
   for (const t of edgeTypes)
     out.push(
-      `<marker id="${markerId(t)}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${edgeStyle(t).color}"/></marker>`,
+      `<marker id="${markerId(t)}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="${edgeStyle(t).color}"/></marker>`,
     );
   out.push("</defs>");
-  const nTop = topSet.size;
   out.push(
     `<text x="24" y="36" font-size="24" font-weight="bold" fill="#111">${xmlEscape(opts.title ?? `The ${nTop} highest-degree GO terms`)}</text>`,
   );
-  out.push(
-    `<text x="24" y="62" font-size="14" fill="#555">${xmlEscape(
-      opts.contextRelations?.length
-        ? `Coloured boxes: the ${nTop} terms with the most edges (degree = edges in and out). Grey boxes: their ${opts.contextRelations.join(" / ")} ancestors, up to the aspect roots. Arrows go from child to parent.`
-        : `Boxes: the ${nTop} terms with the most edges (degree = edges in and out), with the edges among them. Arrows go from child to parent.`,
-    )}</text>`,
-  );
+  subtitle.forEach((line, i) => {
+    out.push(`<text x="24" y="${62 + i * 20}" font-size="14" fill="#555">${xmlEscape(line)}</text>`);
+  });
   out.push(`<g transform="translate(${ox},${headH})">`);
   for (const e of edges) {
     const pts =
-      (g.edge(e.v, e.w, `${e.v}>${e.w}>${e.type}`) as { points?: { x: number; y: number }[] }).points ?? [];
+      (g.edge(e.w, e.v, `${e.v}>${e.w}>${e.type}`) as { points?: { x: number; y: number }[] }).points ?? [];
     if (pts.length < 2) continue;
+    pts.reverse(); // laid out parent -> child, drawn child -> parent so the arrowhead marks the parent
     const s = edgeStyle(e.type);
     out.push(
       `<path d="${smoothPath(pts)}" fill="none" stroke="${s.color}" stroke-width="1.4" stroke-opacity="0.85"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""} marker-end="url(#${markerId(e.type)})"/>`,
