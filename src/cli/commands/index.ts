@@ -3,6 +3,8 @@ import type { Command } from "commander";
 import { register as registerBaseline } from "./baseline.js";
 import { register as registerFetchGo } from "./fetch-go.js";
 import { register as registerPrepare } from "./prepare.js";
+import { register as registerTokenize } from "./tokenize.js";
+import { register as registerTrainVocab } from "./train-vocab.js";
 
 /** Adds every sub-command to the program. */
 export function registerAll(program: Command): void {
@@ -10,4 +12,6 @@ export function registerAll(program: Command): void {
   registerBaseline(program);
   registerFetchGo(program);
   registerPrepare(program);
+  registerTokenize(program);
+  registerTrainVocab(program);
 }
