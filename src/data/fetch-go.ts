@@ -250,7 +250,9 @@ async function fromUrl(url: string, dir: string, timeoutMs: number, notes: strin
   if (!res.ok || !res.body) {
     clearTimeout(timer);
     await res.body?.cancel().catch(() => {});
-    throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}`.trimEnd(), { hint });
+    throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}`.trimEnd(), {
+      hint: "check the URL, or use --source debian (offline) or --obo FILE",
+    });
   }
   const total = Number(res.headers.get("content-length") ?? "") || 0;
   const tmp = tempName(dir, name);
@@ -274,7 +276,7 @@ async function fromUrl(url: string, dir: string, timeoutMs: number, notes: strin
       );
     } catch (err) {
       throw new UserError(
-        `download of ${url} failed after ${received} bytes: ${netReason(err, timedOut, timeoutMs)}`,
+        `download of ${url} failed after ${received}${total ? ` of ${total}` : ""} bytes: ${netReason(err, timedOut, timeoutMs)}`,
         { hint },
       );
     } finally {

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { closedPortUrl, FEATURES_OBO, startServer, type TestServer } from "./fixtures/obo/server.js";
+
+const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+
+let server: TestServer;
+before(async () => {
+  server = await startServer();
+});
+after(() => server.close());
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `gotune ARGS` with its own cache folder (asynchronously, so the test server keeps answering). */
+function gotune(args: string[], home: string): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [MAIN, ...args],
+      { env: { ...process.env, GOTUNE_HOME: home, GOTUNE_NO_PROGRESS: "1", GOTUNE_DEBUG: "" } },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+        resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A failed run: non-zero exit, exactly one line on stderr starting `gotune:`, no stack trace. */
+function oneLineError(r: Run, re: RegExp): void {
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^gotune: /);
+  assert.match(lines[0]!, re);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+test("fetch-go --obo URL prints the path, source and data-version; then the cache is used", async () => {
+  const home = await mkdtemp(join(tmpdir(), "gotune-cli-"));
+  const r = await gotune(["fetch-go", "--obo", `${server.base}/go.obo`], home);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^path: ${join(home, "go", "go.obo")}$`, "m"));
+  assert.match(r.stdout, /^source: url \(http:\/\/127\.0\.0\.1:\d+\/go\.obo\)$/m);
+  assert.match(r.stdout, /^data-version: releases\/2024-01-17$/m);
+  assert.match(r.stdout, /^sha256: [0-9a-f]{64}$/m);
+  const j = await gotune(["fetch-go", "--source", "cache", "--json"], home);
+  assert.equal(j.code, 0, j.stderr);
+  const obj = JSON.parse(j.stdout);
+  assert.equal(obj.source, "cache");
+  assert.equal(obj.path, join(home, "go", "go.obo"));
+  assert.equal(obj.dataVersion, "releases/2024-01-17");
+  assert.equal(obj.terms, 5);
+  assert.equal(j.stdout.trimEnd().split("\n").length, 1, "--json prints one object");
+});
+
+test("fetch-go --help says what it does", async () => {
+  const r = await gotune(["fetch-go", "--help"], tmpdir());
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Gene Ontology release/);
+  assert.match(r.stdout, /--source <source>/);
+});
+
+test("bad input is one line on stderr and a non-zero exit", async () => {
+  const home = await mkdtemp(join(tmpdir(), "gotune-cli-"));
+  oneLineError(await gotune(["fetch-go", "--obo", join(home, "missing.obo")], home), /missing\.obo: no such/);
+  const png = join(home, "x.png");
+  await writeFile(
+    png,
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48]),
+  );
+  oneLineError(await gotune(["fetch-go", "--obo", png], home), /x\.png:1: is binary data/);
+  const dup = join(FEATURES_OBO, "..", "duplicate-id.obo");
+  oneLineError(await gotune(["fetch-go", "--obo", dup], home), /duplicate-id\.obo:9: duplicate Term id/);
+  oneLineError(await gotune(["fetch-go", "--source", "bogus"], home), /--source bogus is not a source/);
+  oneLineError(await gotune(["fetch-go", "--source", "cache"], home), /no GO release in the cache/);
+  oneLineError(
+    await gotune(["fetch-go", "--obo", `${server.base}/truncated.obo`], home),
+    /truncated\.obo .*\d+ of \d+ bytes/,
+  );
+  oneLineError(
+    await gotune(["fetch-go", "--source", "url", "--url", await closedPortUrl()], home),
+    /refused/,
+  );
+});
