@@ -11,7 +11,7 @@ import { termGraphFigure } from "../figures/graph.js";
 import type { Figure } from "../figures/render.js";
 import { wordCloud } from "../figures/wordcloud.js";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
+import { assertReadable, writeFileAtomic } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
 import { buildGoGraph, roots, topByDegree } from "./graph.js";
 import { parseOboFile } from "./obo.js";
@@ -115,6 +115,7 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareResult> {
       hint: "give a number between 0 and 1, e.g. 0.2",
     });
   const out = resolve(opts.out);
+  await assertReadable(opts.obo, "OBO file");
   await ensureWritableDir(out);
 
   let t0 = performance.now();
