@@ -468,7 +468,10 @@ class AddedSplitter {
   }
 
   split(text: string): (string | AddedToken)[] {
-    if (this.byFirst.size === 0) return [text];
+    // Most texts hold no added token at all: a few indexOf calls avoid the per-character scan.
+    let any = false;
+    for (const k of this.byFirst.keys()) if (text.includes(k)) any = true;
+    if (!any) return [text];
     const out: (string | AddedToken)[] = [];
     let start = 0;
     for (let i = 0; i < text.length; ) {
