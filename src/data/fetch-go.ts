@@ -46,6 +46,8 @@ export interface FetchGoOptions {
   home?: string;
   /** How long to wait for a server to answer, and for each piece of a download (default 10 s). */
   timeoutMs?: number;
+  /** Extra apt-get arguments for the Debian source (e.g. `-o Dir::State::Lists=DIR`). */
+  aptOptions?: string[];
 }
 
 /** What fetchGo found: the file, where it came from and what it holds. */
@@ -102,7 +104,8 @@ export async function fetchGo(opts: FetchGoOptions = {}): Promise<FetchGoResult>
     return hit;
   }
   if (source === "url") return fromUrl(opts.url ?? OFFICIAL_GO_URL, dir, timeoutMs, notes);
-  if (source === "debian") return fromDebian(dir, notes);
+  const apt = opts.aptOptions ?? [];
+  if (source === "debian") return fromDebian(dir, apt, notes);
   const hit = await fromCache(dir, notes);
   if (hit) return hit;
   const url = opts.url ?? OFFICIAL_GO_URL;
@@ -112,7 +115,7 @@ export async function fetchGo(opts: FetchGoOptions = {}): Promise<FetchGoResult>
     if (!(err instanceof UserError)) throw err;
     notes.push(`${url} not used: ${err.message}; falling back to Debian's ${DEBIAN_GO.package}`);
   }
-  return fromDebian(dir, notes);
+  return fromDebian(dir, apt, notes);
 }
 
 /** The sha256 of a file, hex. */
@@ -331,11 +334,12 @@ function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; 
 
 const NOT_IN_LISTS = /Unable to locate package|Can't find a source|has no installation candidate|not found/i;
 
-async function aptDownload(work: string): Promise<void> {
+async function aptDownload(work: string, aptOptions: string[]): Promise<void> {
   const spec = `${DEBIAN_GO.package}=${DEBIAN_GO.version}`;
   const isRoot = process.getuid?.() === 0;
   // As root apt would try to drop to its sandbox user, who cannot write into our private temp folder.
-  const args = [...(isRoot ? ["-o", "APT::Sandbox::User=root"] : []), "download", spec];
+  const common = [...(isRoot ? ["-o", "APT::Sandbox::User=root"] : []), ...aptOptions];
+  const args = [...common, "download", spec];
   let r = await run("apt-get", args, work);
   if (r.code !== 0 && NOT_IN_LISTS.test(r.stderr)) {
     if (!isRoot) {
@@ -343,7 +347,7 @@ async function aptDownload(work: string): Promise<void> {
         hint: "run `sudo apt-get update` once, then run this again",
       });
     }
-    const u = await run("apt-get", ["update", "-qq"], work);
+    const u = await run("apt-get", [...common, "-qq", "update"], work);
     if (u.code !== 0) {
       throw new UserError(`apt-get update failed: ${lastLine(u.stderr)}`, {
         hint: "check the network to Debian's mirrors, or give --obo PATH",
@@ -408,7 +412,7 @@ async function extractMember(deb: string, member: string, dest: string): Promise
 }
 
 /** The 2018 release from Debian's tnseq-transit: apt-get download, extract one file, check its sha256. */
-async function fromDebian(dir: string, notes: string[]): Promise<FetchGoResult> {
+async function fromDebian(dir: string, aptOptions: string[], notes: string[]): Promise<FetchGoResult> {
   const have = await cachedDebian(dir);
   if (have) {
     notes.push(`${DEBIAN_GO.file} already in the cache; not downloaded again`);
@@ -418,7 +422,7 @@ async function fromDebian(dir: string, notes: string[]): Promise<FetchGoResult> 
   const work = await fsp.mkdtemp(join(tmpdir(), "gotune-deb-"));
   const tmp = tempName(dir, DEBIAN_GO.file);
   try {
-    await aptDownload(work);
+    await aptDownload(work, aptOptions);
     const deb = (await fsp.readdir(work)).find(
       (f) => f.startsWith(`${DEBIAN_GO.package}_`) && f.endsWith(".deb"),
     );
