@@ -181,6 +181,18 @@ test("agrees with @huggingface/tokenizers on plain text (where that library foll
   assert.notDeepEqual(lib.encode("𠀀a", { add_special_tokens: false }).ids, ours.encodeIds("𠀀a"));
 });
 
+test("tokenizer_config.json overrides tokenizer.json's normaliser, as BertTokenizerFast does", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "gotune-tok-"));
+  const cased = (await fromVocab({ do_lower_case: false })).toJson();
+  await writeFile(join(dir, "tokenizer.json"), JSON.stringify(cased));
+  assert.equal(BertTokenizer.fromTokenizerJson(cased).encodeIds("Cell")[0], 39);
+  // No tokenizer_config.json: transformers still applies do_lower_case=True by default.
+  assert.deepEqual((await BertTokenizer.fromFolder(dir)).encodeIds("Cell"), [6]);
+  await writeFile(join(dir, "tokenizer_config.json"), '{"do_lower_case": false}');
+  assert.deepEqual((await BertTokenizer.fromFolder(dir)).encodeIds("Cell"), [39]);
+  await rm(dir, { recursive: true });
+});
+
 test("bad input: no tokenizer files, an empty vocabulary, a corrupt tokenizer.json", async () => {
   const dir = await mkdtemp(join(tmpdir(), "gotune-tok-"));
   await assert.rejects(

@@ -210,14 +210,18 @@ export class BertTokenizer {
         file: dir,
         hint: "give a Hugging Face model folder or a folder written by `gotune train-vocab`",
       });
-    const config = hasTc ? await readJsonFile(tc) : undefined;
+    // With no tokenizer_config.json, transformers still applies BertTokenizerFast's defaults (so does this).
+    const config = hasTc ? await readJsonFile(tc) : {};
     if (hasTj) return BertTokenizer.fromTokenizerJson(await readJsonFile(tj), config, tj);
     const stm = join(dir, "special_tokens_map.json");
     const specials = (await isFile(stm)) ? await readJsonFile(stm) : undefined;
     return BertTokenizer.fromVocab(await fsp.readFile(vt, "utf8"), { ...specials, ...config }, vt);
   }
 
-  /** Builds the tokenizer from a parsed tokenizer.json; `config` is tokenizer_config.json, if any. */
+  /**
+   * Builds the tokenizer from a parsed tokenizer.json. With `config` (tokenizer_config.json) its
+   * switches override the normaliser as BertTokenizerFast does; without, tokenizer.json is taken as is.
+   */
   static fromTokenizerJson(
     json: unknown,
     config?: Record<string, unknown>,
@@ -243,7 +247,8 @@ export class BertTokenizer {
     if (j.pre_tokenizer && j.pre_tokenizer.type !== "BertPreTokenizer")
       throw bad(`pre_tokenizer ${j.pre_tokenizer.type} is not supported (only BertPreTokenizer)`);
     if (config) {
-      // transformers' BertTokenizerFast rebuilds the normaliser from tokenizer_config.json's switches.
+      // transformers' BertTokenizerFast rebuilds the normaliser from tokenizer_config.json's switches
+      // (do_lower_case and tokenize_chinese_chars default to true, strip_accents to null).
       normalizer = {
         cleanText: normalizer?.cleanText ?? true,
         handleChineseChars: asBool(config.tokenize_chinese_chars, true),
