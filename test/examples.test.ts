@@ -51,8 +51,11 @@ test("CSV examples with a header, quoted commas and newlines, `definition` and `
     { id: "GO:1", text: 'Binding, then "release".', label: 2 },
     { id: "GO:2", text: "Two\nlines.", label: 1 },
   ]);
-  const q = await tmpFile("l.csv", "text,label\nsome text,1\n");
-  assert.deepEqual(await readExamples(q), [{ text: "some text", label: 1 }]);
+  const q = await tmpFile("l.csv", "text,label\nsome text,1\nmore text,molecular_function\n");
+  assert.deepEqual(await readExamples(q), [
+    { text: "some text", label: 1 },
+    { text: "more text", label: 2 },
+  ]);
 });
 
 test("bad examples name the file and line", async () => {
@@ -77,6 +80,8 @@ test("bad examples name the file and line", async () => {
   await rejectsAt(readExamples(p), p, 3, /not valid JSON/);
   p = await tmpFile("b.csv", "text,label\nfine,0\nbad,7\n");
   await rejectsAt(readExamples(p), p, 3, /label "7" is not 0, 1 or 2/);
+  p = await tmpFile("b.csv", "text,label\nfine,0\n\nbad,cellular\n");
+  await rejectsAt(readExamples(p), p, 4, /label "cellular" is not 0, 1 or 2 \(nor an aspect's name\)/);
   p = await tmpFile("c.csv", "words,label\nfine,0\n");
   await rejectsAt(readExamples(p), p, 1, /no `text` or `definition` column/);
   p = await tmpFile("d.csv", 'text,label\n"unterminated,0\n');

@@ -154,12 +154,15 @@ function toExample(rec: Record<string, unknown>, file: string, line: number): Ex
   return ex;
 }
 
+// A label is 0, 1 or 2 (a number or a numeric string) or, as `gotune eval` accepts, an aspect's name.
 function parseLabel(v: unknown, file: string, line: number): number | undefined {
   if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v === "string" && ASPECTS.includes(v.trim() as Aspect))
+    return ASPECTS.indexOf(v.trim() as Aspect);
   const n =
     typeof v === "number" ? v : typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
   if (!Number.isInteger(n) || n < 0 || n >= ASPECTS.length)
-    throw new UserError(`label ${JSON.stringify(v)} is not 0, 1 or 2`, {
+    throw new UserError(`label ${JSON.stringify(v)} is not 0, 1 or 2 (nor an aspect's name)`, {
       file,
       line,
       hint: `labels are 0 ${ASPECTS[0]}, 1 ${ASPECTS[1]}, 2 ${ASPECTS[2]}`,
