@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Tokenizer as HfJsTokenizer } from "@huggingface/tokenizers";
-import { BertTokenizer } from "../src/hf/tokenizer.js";
+import { BertTokenizer, truncateLongestFirst } from "../src/hf/tokenizer.js";
 import { UserError } from "../src/util/errors.js";
 
 // The fixture vocabulary, ids by line: 0 [PAD] 1 [UNK] 2 [CLS] 3 [SEP] 4 [MASK] 5 the 6 cell 7 ##s
@@ -128,6 +128,44 @@ test("truncation of pairs is longest_first", async () => {
   assert.deepEqual(e.token_type_ids, [0, 0, 0, 0, 0, 1, 1, 1]);
   // Equal lengths 3+3, budget 5: first gets 2, second 3.
   assert.deepEqual(t.encode("a b x", "the cell in", { maxLength: 8 }).input_ids, [2, 18, 36, 3, 5, 6, 34, 3]);
+});
+
+test("longest_first over every pair of lengths 0, 2, 4, 8 with a budget of 7", () => {
+  const seq = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const lens = [0, 2, 4, 8];
+  // Rows: first length; columns: second length; cells: [kept of first, kept of second].
+  const want = [
+    [
+      [0, 0],
+      [0, 2],
+      [0, 4],
+      [0, 7],
+    ],
+    [
+      [2, 0],
+      [2, 2],
+      [2, 4],
+      [2, 5],
+    ],
+    [
+      [4, 0],
+      [4, 2],
+      [3, 4],
+      [3, 4],
+    ],
+    [
+      [7, 0],
+      [5, 2],
+      [4, 3],
+      [3, 4],
+    ],
+  ];
+  lens.forEach((n1, i) => {
+    lens.forEach((n2, j) => {
+      const [a, b] = truncateLongestFirst(seq(n1), seq(n2), 7);
+      assert.deepEqual([a.length, b!.length], want[i]![j], `${n1} + ${n2}`);
+    });
+  });
 });
 
 test("padding to max_length and to the longest of a batch", async () => {
