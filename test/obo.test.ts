@@ -176,6 +176,11 @@ test("streaming keeps multi-byte characters and lines whole across read chunks",
   assert.ok(doc.terms.every((t) => t.name?.endsWith("✓") && t.def?.text.startsWith("Définition")));
 });
 
+test("a stanza header may carry a comment", () => {
+  const doc = parseOboText("[Term] ! the first\nid: GO:1\n\n[Typedef]   ! a relation\nid: r\n");
+  assert.deepEqual([doc.terms[0]?.id, doc.typedefs[0]?.id], ["GO:1", "r"]);
+});
+
 test("readOboHeader reads only the header frame", async () => {
   const h = await readOboHeader(fx("features.obo"));
   assert.equal(h.dataVersion, "releases/2024-01-17");
@@ -215,6 +220,7 @@ test("a file that is not OBO: a PNG, JSON, Markdown, an empty file", async () =>
   await writeFile(yaml, "name: x\nversion: 2\n");
   await rejectsAt(parseOboFile(yaml), yaml, 2, /no stanza and no format-version/);
   throwsAt(() => parseOboText("[{]\n", { source: "s" }), "s", 1, /not a stanza header/);
+  throwsAt(() => parseOboText("caf\uFFFD: x\n", { source: "s" }), "s", 1, /is not UTF-8 text/);
   throwsAt(() => parseOboText('"a b": 1\n', { source: "s" }), "s", 1, /is not an OBO tag/);
 });
 

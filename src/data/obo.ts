@@ -88,10 +88,13 @@ export class OboParser {
   /** Checks the start of the input for content that is plainly not OBO text (binary, JSON). */
   checkStart(text: string): void {
     const head = text.length > SNIFF_CHARS ? text.slice(0, SNIFF_CHARS) : text;
-    if (head.includes("\u0000") || head.includes("\uFFFD")) {
+    const binary = head.includes("\u0000");
+    if (binary || head.includes("\uFFFD")) {
       this.fail(
-        "is binary data, not an OBO text file",
-        "give a plain-text .obo file (uncompress it first if it is .gz or .zip)",
+        binary
+          ? "is binary data, not an OBO text file"
+          : "is not UTF-8 text (binary data or another encoding)",
+        "give a plain-text UTF-8 .obo file (uncompress it first if it is .gz or .zip)",
         1,
       );
     }
@@ -184,7 +187,9 @@ export class OboParser {
 
   // ---- stanzas -------------------------------------------------------------------------------------
 
-  private startStanza(text: string): void {
+  private startStanza(line: string): void {
+    const bang = line.indexOf("!");
+    const text = bang < 0 ? line : line.slice(0, bang).trimEnd();
     if (text.charCodeAt(text.length - 1) !== RBRACKET) {
       this.fail("stanza header is not closed with `]` (the file may be truncated)", "write it as `[Term]`");
     }
