@@ -88,8 +88,12 @@ test("prepare on a fixture writes terms, a stratified split, stats and figures",
   const test_ = await readLines(join(out, "test.jsonl"));
   assert.equal(train.length, 20);
   assert.equal(test_.length, 5);
-  train.forEach((x, i) => checkExample(x, `train.jsonl:${i + 1}`));
-  test_.forEach((x, i) => checkExample(x, `test.jsonl:${i + 1}`));
+  train.forEach((x, i) => {
+    checkExample(x, `train.jsonl:${i + 1}`);
+  });
+  test_.forEach((x, i) => {
+    checkExample(x, `test.jsonl:${i + 1}`);
+  });
   assert.deepEqual(
     [...train, ...test_].map((x) => x.go_id).sort(),
     terms.map((t) => t.go_id).sort(),
@@ -241,8 +245,12 @@ test("prepare on the real 2018 release: 44,939 terms, an 80/20 split, every line
     assert.ok(Math.abs(t - 0.2 * n) <= 1, `${a}: ${t} of ${n} in test`);
   });
   assert.equal(test_.length, 8988);
-  train.forEach((x, i) => checkExample(x, `train.jsonl:${i + 1}`));
-  test_.forEach((x, i) => checkExample(x, `test.jsonl:${i + 1}`));
+  train.forEach((x, i) => {
+    checkExample(x, `train.jsonl:${i + 1}`);
+  });
+  test_.forEach((x, i) => {
+    checkExample(x, `test.jsonl:${i + 1}`);
+  });
   assert.equal(new Set([...train, ...test_].map((x) => x.go_id)).size, 44939);
   assert.deepEqual(
     stats.graph.roots.map((x: { name: string }) => x.name),

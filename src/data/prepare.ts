@@ -151,6 +151,8 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareResult> {
     edgesByType[a.type] = (edgesByType[a.type] ?? 0) + 1;
   });
   const top = topByDegree(graph, opts.top);
+  const obsolete = new Set(doc.terms.filter((t) => t.isObsolete).map((t) => t.id));
+  const allRoots = roots(graph);
   const stats = {
     source: {
       file: resolve(opts.obo),
@@ -186,7 +188,11 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareResult> {
       nodes: graph.order,
       edges: graph.size,
       edges_by_type: Object.fromEntries(Object.entries(edgesByType).sort((a, b) => b[1] - a[1])),
-      roots: roots(graph).map((id) => ({ id, name: graph.getNodeAttribute(id, "name") })),
+      // Kept obsolete terms have no parents; they are counted apart so the roots stay the aspect roots.
+      roots: allRoots
+        .filter((id) => !obsolete.has(id))
+        .map((id) => ({ id, name: graph.getNodeAttribute(id, "name") })),
+      obsolete_without_parent: allRoots.filter((id) => obsolete.has(id)).length,
       skipped_edges: graph.getAttribute("skippedEdges") ?? 0,
     },
     top_terms: top.map((id) => ({

@@ -21,21 +21,13 @@ export async function wordCountBoxplot(
     title: {
       text: "Definition length per GO aspect",
       subtitle: [
-        `Words per definition (runs of \\w). Boxes: quartiles and median; whiskers: 1.5 × IQR; dots: outliers.`,
+        `Words per definition (runs of \\w): quartile boxes, median (value beside), whiskers at 1.5 × IQR, outlier dots.`,
         ASPECTS.map((a) => `${a}: n = ${fmt(counts[a])}`).join("  ·  "),
       ],
     },
     width: 660,
     height: 420,
     data: { values },
-    mark: {
-      type: "boxplot",
-      extent: 1.5,
-      size: 90,
-      median: { color: "white", strokeWidth: 2 },
-      outliers: { size: 10, opacity: 0.25 },
-      rule: { color: "#444" },
-    },
     encoding: {
       x: {
         field: "aspect",
@@ -44,14 +36,37 @@ export async function wordCountBoxplot(
         title: "GO aspect",
         axis: { labelAngle: 0, grid: false },
       },
-      y: { field: "words", type: "quantitative", title: "words in the definition" },
-      color: {
-        field: "aspect",
-        type: "nominal",
-        scale: { domain: ASPECTS, range: ASPECT_RANGE },
-        legend: null,
-      },
     },
+    layer: [
+      {
+        mark: {
+          type: "boxplot",
+          extent: 1.5,
+          size: 90,
+          median: { color: "white", strokeWidth: 3 },
+          outliers: { size: 10, opacity: 0.25 },
+          rule: { color: "#444" },
+        },
+        encoding: {
+          y: { field: "words", type: "quantitative", title: "words in the definition" },
+          color: {
+            field: "aspect",
+            type: "nominal",
+            scale: { domain: ASPECTS, range: ASPECT_RANGE },
+            legend: null,
+          },
+        },
+      },
+      {
+        // The median written beside each box, so the figure reads without stats.json.
+        transform: [{ aggregate: [{ op: "median", field: "words", as: "median" }], groupby: ["aspect"] }],
+        mark: { type: "text", align: "left", dx: 52, fontSize: 13, fontWeight: "bold", color: "#222" },
+        encoding: {
+          y: { field: "median", type: "quantitative" },
+          text: { field: "median", type: "quantitative", format: ".0f" },
+        },
+      },
+    ],
   };
   return vegaLiteFigure("definition_word_counts", spec);
 }
