@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
@@ -11,6 +12,7 @@ import { hubCacheDir, parseModelId, resolveModel } from "../src/hf/hub.js";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
 import { UserError } from "../src/util/errors.js";
 
+const MAIN = join(import.meta.dirname, "..", "src", "cli", "main.js");
 const FIXTURE = join(import.meta.dirname, "..", "..", "test", "fixtures", "hf", "tiny-bert");
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 const TOKEN = "hf_secret_test_token";
@@ -281,4 +283,49 @@ test("an unreachable endpoint is one clear error", async () => {
     }),
     (e: unknown) => e instanceof UserError && /cannot reach/.test(e.message),
   );
+});
+
+// Asynchronous, so that the hub in this process can answer the child.
+function gotune(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, GOTUNE_NO_PROGRESS: "1", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test("gotune tokenize --model ORG/NAME reads HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE and HF_HUB_OFFLINE", async () => {
+  const cache = join(root, "cli-cache");
+  const env = { HF_ENDPOINT: hub.endpoint, HF_TOKEN: TOKEN, HF_HUB_CACHE: cache, HF_HUB_OFFLINE: "" };
+  hub.hubSeen = [];
+  const offline = await gotune(["tokenize", "--model", "org/tiny", "--json", "the cell"], {
+    ...env,
+    HF_HUB_OFFLINE: "1",
+  });
+  assert.equal(offline.status, 1);
+  assert.match(offline.stderr, /^gotune: .*not in the Hugging Face cache/);
+  assert.equal(hub.hubSeen.length, 0, "HF_HUB_OFFLINE=1 must not touch the network");
+  const r = await gotune(["tokenize", "--model", "org/tiny", "--json", "the cell"], env);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).input_ids, [2, 5, 6, 3]);
+  assert.ok(hub.hubSeen.length > 0);
+  assert.ok(existsSync(join(cache, "models--org--tiny", "snapshots", COMMIT, "vocab.txt")));
+  const again = await gotune(["tokenize", "--model", "org/tiny", "--json", "the cell"], {
+    ...env,
+    HF_HUB_OFFLINE: "1",
+  });
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stdout, r.stdout);
 });
