@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import { DEBIAN_GO } from "../src/data/fetch-go.js";
 import { gotuneHome } from "../src/util/paths.js";
@@ -22,7 +22,13 @@ function gotune(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, lines: r.stderr.split("\n").filter(Boolean) };
 }
 
-const tmp = () => mkdtemp(join(tmpdir(), "gotune-prepare-"));
+const made: string[] = [];
+const tmp = async () => {
+  const dir = await mkdtemp(join(tmpdir(), "gotune-prepare-"));
+  made.push(dir);
+  return dir;
+};
+after(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
 const readLines = async (p: string) =>
   (await readFile(p, "utf8"))
     .split("\n")
