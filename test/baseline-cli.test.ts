@@ -117,7 +117,10 @@ test("gotune baseline: a missing split, a bad line and a bad option are one line
   await writeFile(train, `${lines.join("\n")}\n`);
   r = gotune("baseline", "--data", dir);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, new RegExp(`^gotune: ${train}:5: label 5 is not 0, 1 or 2; .*\\n$`));
+  assert.match(
+    r.stderr,
+    new RegExp(`^gotune: ${train}:5: label 5 is not 0, 1, 2 or an aspect's name; .*\\n$`),
+  );
   assert.equal(r.stderr.split("\n").length, 2, "one line");
   assert.deepEqual((await readdir(dir)).sort(), ["test.jsonl", "train.jsonl"], "nothing written");
 

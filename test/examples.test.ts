@@ -65,7 +65,7 @@ test("bad examples name the file and line", async () => {
   p = await tmpFile("a.jsonl", lines('{"text":"  ","label":1}'));
   await rejectsAt(readExamples(p), p, 3, /missing text/);
   p = await tmpFile("a.jsonl", lines('{"text":"x","label":3}'));
-  await rejectsAt(readExamples(p), p, 3, /label 3 is not 0, 1 or 2/);
+  await rejectsAt(readExamples(p), p, 3, /label 3 is not 0, 1, 2 or an aspect's name/);
   p = await tmpFile("a.jsonl", lines('{"text":"x","label":1.5}'));
   await rejectsAt(readExamples(p), p, 3, /label 1\.5/);
   p = await tmpFile("a.jsonl", lines('{"text":"x","aspect":"biological_proces"}'));
@@ -79,9 +79,9 @@ test("bad examples name the file and line", async () => {
   p = await tmpFile("a.jsonl", lines("{oops"));
   await rejectsAt(readExamples(p), p, 3, /not valid JSON/);
   p = await tmpFile("b.csv", "text,label\nfine,0\nbad,7\n");
-  await rejectsAt(readExamples(p), p, 3, /label "7" is not 0, 1 or 2/);
+  await rejectsAt(readExamples(p), p, 3, /label "7" is not 0, 1, 2 or an aspect's name/);
   p = await tmpFile("b.csv", "text,label\nfine,0\n\nbad,cellular\n");
-  await rejectsAt(readExamples(p), p, 4, /label "cellular" is not 0, 1 or 2 \(nor an aspect's name\)/);
+  await rejectsAt(readExamples(p), p, 4, /label "cellular" is not 0, 1, 2 or an aspect's name/);
   p = await tmpFile("c.csv", "words,label\nfine,0\n");
   await rejectsAt(readExamples(p), p, 1, /no `text` or `definition` column/);
   p = await tmpFile("d.csv", 'text,label\n"unterminated,0\n');

@@ -162,7 +162,7 @@ function parseLabel(v: unknown, file: string, line: number): number | undefined 
   const n =
     typeof v === "number" ? v : typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
   if (!Number.isInteger(n) || n < 0 || n >= ASPECTS.length)
-    throw new UserError(`label ${JSON.stringify(v)} is not 0, 1 or 2 (nor an aspect's name)`, {
+    throw new UserError(`label ${JSON.stringify(v)} is not 0, 1, 2 or an aspect's name`, {
       file,
       line,
       hint: `labels are 0 ${ASPECTS[0]}, 1 ${ASPECTS[1]}, 2 ${ASPECTS[2]}`,
