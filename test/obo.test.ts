@@ -176,6 +176,18 @@ test("streaming keeps multi-byte characters and lines whole across read chunks",
   assert.ok(doc.terms.every((t) => t.name?.endsWith("✓") && t.def?.text.startsWith("Définition")));
 });
 
+test("in free text an unmatched quote is an ordinary character", () => {
+  const doc = parseOboText('[Term]\nid: GO:1\nname: a 5" screen ! note\ncomment: say "hi {x=1}\n');
+  assert.equal(doc.terms[0]?.name, 'a 5" screen');
+  assert.equal(doc.terms[0]?.comment, 'say "hi');
+  throwsAt(
+    () => parseOboText('[Term]\nid: GO:1\nsynonym: "a 5 EXACT []\n', { source: "q" }),
+    "q",
+    3,
+    /unterminated/,
+  );
+});
+
 test("a stanza header may carry a comment", () => {
   const doc = parseOboText("[Term] ! the first\nid: GO:1\n\n[Typedef]   ! a relation\nid: r\n");
   assert.deepEqual([doc.terms[0]?.id, doc.typedefs[0]?.id], ["GO:1", "r"]);

@@ -402,9 +402,10 @@ export class OboParser {
 
   /**
    * The value with its `! comment` and trailing `{modifiers}` removed and its ends trimmed, escapes kept
-   * (structure such as quotes and commas is read before escapes are resolved).
+   * (structure such as quotes and commas is read before escapes are resolved). In free text (`quotes`
+   * false) an unmatched `"` is an ordinary character rather than an error.
    */
-  private body(raw: string): string {
+  private body(raw: string, quotes = true): string {
     const n = raw.length;
     let end = n;
     let inQuote = false;
@@ -425,12 +426,34 @@ export class OboParser {
         if (c === LBRACE) brace = i;
       }
     }
+    if (inQuote && !quotes) return this.bodyIgnoringQuotes(raw);
     if (inQuote) {
       this.fail(
         "unterminated quoted string (the file may be truncated)",
         'close the string with `"`, or write a quote inside it as `\\"`',
       );
     }
+    return this.trimmed(raw, end, brace);
+  }
+
+  /** body() for free text whose quotes do not pair up: `!` and `{` count wherever they are unescaped. */
+  private bodyIgnoringQuotes(raw: string): string {
+    let end = raw.length;
+    let brace = -1;
+    for (let i = 0; i < raw.length; i++) {
+      const c = raw.charCodeAt(i);
+      if (c === BACKSLASH) i++;
+      else if (c === BANG) {
+        end = i;
+        break;
+      } else if (c === LBRACE) brace = i;
+    }
+    return this.trimmed(raw, end, brace);
+  }
+
+  /** `raw` up to `end`, without a trailing modifier opened at `brace` and without surrounding blanks. */
+  private trimmed(raw: string, end: number, brace: number): string {
+    const n = raw.length;
     while (end > 0 && isSpace(raw.charCodeAt(end - 1))) end--;
     if (
       brace > 0 &&
@@ -474,7 +497,7 @@ export class OboParser {
 
   /** A free-text value. */
   private text(raw: string): string {
-    return this.unescape(this.body(raw));
+    return this.unescape(this.body(raw, false));
   }
 
   /** A single identifier (the first word of the value). */
