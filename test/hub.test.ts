@@ -33,8 +33,12 @@ class FakeHub {
   cdnSeen: Seen[] = [];
   /** When set, the CDN sends only this many bytes of a body and then drops the connection. */
   cutAt?: number;
+  /** When set, the CDN flips a byte of what it sends. */
+  corrupt = false;
   files = new Map<string, Buffer>();
   lfs = new Map<string, Buffer>();
+  /** Repos other than org/tiny, by name under org/. */
+  others = new Map<string, { files: Map<string, Buffer>; lfs: Map<string, Buffer> }>();
 
   async start(): Promise<void> {
     this.hub = createServer((q, s) => this.serveHub(q, s));
@@ -66,8 +70,9 @@ class FakeHub {
       s.writeHead(307, { location: `/org/tiny/resolve/${renamed[1]}/${renamed[2]}` }).end();
       return;
     }
-    const m = /^\/org\/tiny\/resolve\/([^/]+)\/(.+)$/.exec(q.url!);
-    if (!m) {
+    const m = /^\/org\/([\w-]+)\/resolve\/([^/]+)\/(.+)$/.exec(q.url!);
+    const repo = m?.[1] === "tiny" ? { files: this.files, lfs: this.lfs } : this.others.get(m?.[1] ?? "");
+    if (!m || !repo) {
       s.writeHead(404, { "x-error-code": "RepositoryNotFound" }).end();
       return;
     }
@@ -75,13 +80,13 @@ class FakeHub {
       s.writeHead(401, { "x-error-code": "GatedRepo" }).end();
       return;
     }
-    if (m[1] !== "main" && m[1] !== COMMIT) {
+    if (m[2] !== "main" && m[2] !== COMMIT) {
       s.writeHead(404, { "x-error-code": "RevisionNotFound" }).end();
       return;
     }
-    const name = m[2]!;
-    const small = this.files.get(name);
-    const big = this.lfs.get(name);
+    const name = m[3]!;
+    const small = repo.files.get(name);
+    const big = repo.lfs.get(name);
     if (small) {
       const etag = createHash("sha1").update(small).digest("hex");
       s.writeHead(200, { "x-repo-commit": COMMIT, etag: `"${etag}"`, "content-length": small.length });
@@ -108,7 +113,12 @@ class FakeHub {
       range: q.headers.range,
     });
     const sha = /\/repos\/ab\/cd\/([0-9a-f]{64})/.exec(q.url!)?.[1];
-    const body = [...this.lfs.values()].find((b) => createHash("sha256").update(b).digest("hex") === sha);
+    const all = [this.lfs, ...[...this.others.values()].map((r) => r.lfs)].flatMap((l) => [...l.values()]);
+    let body = all.find((b) => createHash("sha256").update(b).digest("hex") === sha);
+    if (body && this.corrupt) {
+      body = Buffer.from(body);
+      body[0] = body[0]! ^ 0xff;
+    }
     if (!body) {
       s.writeHead(404).end();
       return;
@@ -328,4 +338,48 @@ test("gotune tokenize --model ORG/NAME reads HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE
   });
   assert.equal(again.status, 0, again.stderr);
   assert.equal(again.stdout, r.stdout);
+});
+
+test("pytorch_model.bin when there is no model.safetensors; shards listed by the index", async () => {
+  const torchBin = randomBytes(5000);
+  const shard1 = randomBytes(4000);
+  const shard2 = randomBytes(3000);
+  const small = new Map(hub.files);
+  hub.others.set("torch-only", { files: small, lfs: new Map([["pytorch_model.bin", torchBin]]) });
+  const index = {
+    metadata: {},
+    weight_map: { a: "model-00001-of-00002.safetensors", b: "model-00002-of-00002.safetensors" },
+  };
+  hub.others.set("sharded", {
+    files: new Map([...small, ["model.safetensors.index.json", Buffer.from(JSON.stringify(index))]]),
+    lfs: new Map([
+      ["model-00001-of-00002.safetensors", shard1],
+      ["model-00002-of-00002.safetensors", shard2],
+    ]),
+  });
+  const o = { cacheDir: join(root, "other-cache"), endpoint: hub.endpoint, token: TOKEN };
+  const t = await resolveModel("org/torch-only", "model", o);
+  assert.deepEqual(await readFile(join(t, "pytorch_model.bin")), torchBin);
+  assert.ok(
+    existsSync(join(o.cacheDir, "models--org--torch-only", ".no_exist", COMMIT, "model.safetensors")),
+  );
+  const sh = await resolveModel("org/sharded", "model", o);
+  assert.deepEqual(await readFile(join(sh, "model-00001-of-00002.safetensors")), shard1);
+  assert.deepEqual(await readFile(join(sh, "model-00002-of-00002.safetensors")), shard2);
+});
+
+test("a download whose bytes do not match the hub's sha256 is refused and not kept", async () => {
+  const cache = join(root, "corrupt-cache");
+  hub.corrupt = true;
+  try {
+    await assert.rejects(
+      resolveModel("org/tiny", "model", { cacheDir: cache, endpoint: hub.endpoint, token: TOKEN }),
+      (e: unknown) => e instanceof UserError && /corrupt/.test(e.message),
+    );
+  } finally {
+    hub.corrupt = false;
+  }
+  const blobs = await readdir(join(cache, "models--org--tiny", "blobs"));
+  const sha = createHash("sha256").update(weights).digest("hex");
+  assert.ok(!blobs.includes(sha) && !blobs.includes(`${sha}.incomplete`), blobs.join(", "));
 });
