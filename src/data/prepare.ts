@@ -142,6 +142,10 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareResult> {
     classOf: (t) => t.label,
     keyOf: (t) => t.go_id,
   });
+  if (!split.test.length || !split.train.length)
+    log(
+      `warning: the ${split.test.length ? "train" : "test"} set is empty: too few terms for --test-size ${opts.testSize}`,
+    );
   const sizes = {
     train: perAspect(countByClass(split.train, (t) => t.label)),
     test: perAspect(countByClass(split.test, (t) => t.label)),

@@ -119,8 +119,10 @@ export const VL_CONFIG = {
 /** Compiles a vega-lite spec and renders it headless to SVG text, then PNG at `scale` × its size. */
 export async function vegaLiteFigure(name: string, spec: object, scale = 2): Promise<Figure> {
   useRealTextMetrics();
-  const compiled = vegaLite.compile(spec as vegaLite.TopLevelSpec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+  // Only errors are worth a user's attention here; the specs are ours, so warnings are for development.
+  const quiet = vega.logger(vega.Error);
+  const compiled = vegaLite.compile(spec as vegaLite.TopLevelSpec, { logger: quiet }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none", logLevel: vega.Error });
   try {
     await view.runAsync();
     const svg = await view.toSVG();
