@@ -9,11 +9,9 @@ import { UserError } from "../util/errors.js";
 import { assertReadable } from "../util/fsx.js";
 import { Rng } from "../util/rng.js";
 
-/** The GO aspects in label order: label 0, 1, 2 (alphabetical, as `gotune prepare` codes them). */
-export const ASPECTS = ["biological_process", "cellular_component", "molecular_function"] as const;
+import { ASPECTS, type Aspect } from "./terms.js";
 
-/** A GO aspect's name. */
-export type Aspect = (typeof ASPECTS)[number];
+export { ASPECTS };
 
 /** One labelled example; `id` is the GO id when the source has one. */
 export interface Example {
