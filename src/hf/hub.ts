@@ -113,7 +113,7 @@ export async function resolveModel(idOrDir: string, want: Want, o: HubOptions = 
   if (cached) return cached;
   if (o.offline ?? isOffline())
     throw new UserError(
-      `model ${idOrDir} is not in the Hugging Face cache (${cacheDir}) and HF_HUB_OFFLINE is set`,
+      `model ${idOrDir} is not in the Hugging Face cache (${cacheDir}) with its ${want === "model" ? "config, weights and tokenizer" : "tokenizer"}, and HF_HUB_OFFLINE is set`,
       {
         hint: "unset HF_HUB_OFFLINE to download it, or give a local folder",
       },
