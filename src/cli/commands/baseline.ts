@@ -1,10 +1,9 @@
 /** `gotune baseline`: TF-IDF + multinomial logistic regression on a prepared split, with its metrics. */
 import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { LogisticRegression } from "../../baseline/logreg.js";
-import { TfidfVectorizer } from "../../baseline/tfidf.js";
-import { ASPECTS, loadSplit, takeShuffled } from "../../data/examples.js";
-import { computeMetrics, formatReport } from "../../eval/metrics.js";
+import { runBaseline } from "../../baseline/run.js";
+import { loadSplit } from "../../data/examples.js";
+import { formatReport } from "../../eval/metrics.js";
 import { runCommand } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fsx.js";
 import { progress } from "../../util/progress.js";
@@ -78,8 +77,6 @@ export function register(program: Command): void {
 async function baseline(opts: BaselineOptions): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const split = await loadSplit(opts.data);
-  const train = takeShuffled(split.train, opts.trainLimit, opts.seed);
-  const test = takeShuffled(split.test, opts.evalLimit, opts.seed);
   for (const [flag, limit, have, file] of [
     ["--train-limit", opts.trainLimit, split.train.length, "train.jsonl"],
     ["--eval-limit", opts.evalLimit, split.test.length, "test.jsonl"],
@@ -87,79 +84,45 @@ async function baseline(opts: BaselineOptions): Promise<void> {
     if (limit !== undefined && limit > have)
       log(`gotune: note: ${flag} ${limit} > ${have} examples in ${file}; using all`);
 
-  const t0 = performance.now();
-  const vectorizer = new TfidfVectorizer();
-  const Xtrain = vectorizer.fitTransform(train.map((e) => e.text));
-  const Xtest = vectorizer.transform(test.map((e) => e.text));
-  const tVec = performance.now();
-  if (!opts.json)
-    log(`baseline: ${train.length} train, ${test.length} test examples; ${vectorizer.terms.length} features`);
-
   // The bar follows the largest gradient component on a log scale, from its start down to --tol.
   const bar = progress("fit", 100, ["iter", "loss"]);
   let g0 = 0;
   let shown = 0;
-  const model = LogisticRegression.train(
-    Xtrain,
-    train.map((e) => e.label),
-    ASPECTS.length,
-    {
-      C: opts.C,
-      maxIter: opts.maxIter,
-      tol: opts.tol,
-      onIteration: (iter, loss, gmax) => {
-        if (iter === 1) g0 = gmax;
-        const done = Math.log(g0 / gmax) / Math.log(g0 / opts.tol);
-        const pct = Math.max(shown, Math.min(100, Math.floor(100 * (Number.isFinite(done) ? done : 0))));
-        bar.tick(pct - shown, { iter, loss: loss.toFixed(5) });
-        shown = pct;
-      },
+  const r = runBaseline(split, {
+    trainLimit: opts.trainLimit,
+    evalLimit: opts.evalLimit,
+    seed: opts.seed,
+    C: opts.C,
+    maxIter: opts.maxIter,
+    tol: opts.tol,
+    onVectorized: (info) => {
+      if (!opts.json)
+        log(`baseline: ${info.train} train, ${info.test} test examples; ${info.features} features`);
     },
-  );
+    onIteration: (iter, loss, gmax) => {
+      if (iter === 1) g0 = gmax;
+      const done = Math.log(g0 / gmax) / Math.log(g0 / opts.tol);
+      const pct = Math.max(shown, Math.min(100, Math.floor(100 * (Number.isFinite(done) ? done : 0))));
+      bar.tick(pct - shown, { iter, loss: loss.toFixed(5) });
+      shown = pct;
+    },
+  });
   bar.done();
-  const tFit = performance.now();
-  if (!model.fit.converged)
+  if (!r.converged)
     log(
-      `gotune: note: L-BFGS stopped after ${model.fit.iterations} iterations without converging (${model.fit.reason}); ` +
+      `gotune: note: L-BFGS stopped after ${r.iterations} iterations without converging (${r.stop_reason}); ` +
         "raise --max-iter or --tol",
     );
-
-  const probs = model.predictProba(Xtest);
-  const pred = LogisticRegression.argmax(probs, ASPECTS.length);
-  const metrics = computeMetrics(
-    test.map((e) => e.label),
-    pred,
-    ASPECTS,
-    probs,
-  );
-  const result = {
-    ...metrics,
-    model: "tfidf-logreg",
-    data: opts.data,
-    train_examples: train.length,
-    eval_examples: test.length,
-    seed: opts.seed,
-    features: vectorizer.terms.length,
-    C: opts.C,
-    tol: opts.tol,
-    iterations: model.fit.iterations,
-    converged: model.fit.converged,
-    stop_reason: model.fit.reason,
-    seconds: {
-      vectorize: (tVec - t0) / 1000,
-      fit: (tFit - tVec) / 1000,
-      total: (performance.now() - t0) / 1000,
-    },
-  };
+  const result = { ...r, data: opts.data };
   const out = opts.out ?? join(opts.data, "baseline.json");
   await writeFileAtomic(out, `${JSON.stringify(result, null, 2)}\n`);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
-    process.stdout.write(formatReport(metrics));
+    process.stdout.write(formatReport(r));
     log(
-      `baseline: fitted in ${result.seconds.fit.toFixed(1)} s (${model.fit.iterations} iterations, ` +
-        `${model.fit.reason}); metrics written to ${out}`,
+      `baseline: fitted in ${r.seconds.fit.toFixed(1)} s (${r.iterations} iterations, ` +
+        `${r.stop_reason}); metrics written to ${out}`,
     );
   }
 }
