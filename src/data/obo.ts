@@ -194,7 +194,7 @@ export class OboParser {
       this.fail("stanza header is not closed with `]` (the file may be truncated)", "write it as `[Term]`");
     }
     const kind = text.slice(1, -1).trim();
-    if (!NAME.test(kind)) {
+    if (kind !== "Term" && !NAME.test(kind)) {
       this.fail(`\`${text}\` is not a stanza header: not an OBO file`, "give an OBO 1.2/1.4 file");
     }
     this.closeStanza();
