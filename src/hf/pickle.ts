@@ -98,6 +98,9 @@ export async function readPytorchCheckpoint(path: string): Promise<Map<string, P
     const root = unpickle(await readEntry(zip, entries.get(pkl)!), path);
     const dict = stateDictOf(root, path);
     const storages = new Map<string, Buffer>();
+    // Each storage is dropped after its last tensor, so the raw bytes are never all held at once.
+    const uses = new Map<string, number>();
+    for (const ref of dict.values()) uses.set(ref.storage.key, (uses.get(ref.storage.key) ?? 0) + 1);
     const out = new Map<string, PtTensor>();
     for (const [name, ref] of dict) {
       let buf = storages.get(ref.storage.key);
@@ -112,6 +115,9 @@ export async function readPytorchCheckpoint(path: string): Promise<Map<string, P
         storages.set(ref.storage.key, buf);
       }
       out.set(name, { dtype: ref.storage.dtype, shape: ref.shape, data: gather(ref, buf, name, path) });
+      const left = uses.get(ref.storage.key)! - 1;
+      uses.set(ref.storage.key, left);
+      if (left === 0) storages.delete(ref.storage.key);
     }
     return out;
   } finally {
@@ -209,8 +215,17 @@ function gather(ref: TensorRef, buf: Buffer, name: string, path: string): Float3
       file: path,
       hint: "the checkpoint is corrupt",
     });
-  const read = reader(ref.storage.dtype, buf);
   const out = new Float32Array(n);
+  let contiguous = true;
+  for (let d = shape.length - 1, step = 1; d >= 0; step *= shape[d]!, d--)
+    if (shape[d] !== 1 && stride[d] !== step) contiguous = false;
+  const at = buf.byteOffset + offset * 4;
+  if (contiguous && ref.storage.dtype === "F32" && at % 4 === 0) {
+    // The common case (a row-major f32 tensor): one bulk copy instead of per-element reads.
+    out.set(new Float32Array(buf.buffer, at, n));
+    return out;
+  }
+  const read = reader(ref.storage.dtype, buf);
   const idx = new Array<number>(shape.length).fill(0);
   let src = offset;
   for (let i = 0; i < n; i++) {
