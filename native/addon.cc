@@ -25,6 +25,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"layerNormForward", LayerNormForward},
       {"layerNormBackward", LayerNormBackward},
       {"addBias", AddBias},
+      {"fillRows", FillRows},
       {"biasGrad", BiasGrad},
       {"geluForward", GeluForward},
       {"geluBackward", GeluBackward},
@@ -42,9 +43,12 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"setThreads", SetThreads},
       {"getThreads", GetThreads},
       {"setBatchedMode", SetBatchedMode},
+      {"setGemmMode", SetGemmMode},
       {"blasInfo", BlasInfo},
   };
   for (const auto& e : table) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  // Products are split over OpenMP threads by default (gemmMode 1), each OpenBLAS call single-threaded.
+  openblas_set_num_threads(gemmMode() == 1 ? 1 : numThreads());
   return exports;
 }
 

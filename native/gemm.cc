@@ -36,8 +36,30 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   fits(env, B.n, offB + span(br, bc, ldb), "B");
   fits(env, C.n, offC + span(M, N, ldc), "C");
   if (M == 0 || N == 0) return env.Undefined();
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha,
-              A.p + offA, lda, B.p + offB, ldb, beta, C.p + offC, ldc);
+  const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  const int threads = numThreads();
+  if (gemmMode() == 1 && threads > 1 && M * N * K >= (1 << 20)) {
+    // One single-threaded OpenBLAS call per thread on a block of C's rows (or columns), so that
+    // OpenMP's pool is the only one and no BLAS worker spins on the core an element-wise loop needs.
+    const bool byRows = M >= N;
+    const int64_t len = byRows ? M : N;
+#pragma omp parallel num_threads(threads)
+    {
+      const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+      int64_t b0 = (len * id / nt) & ~int64_t(15), b1 = id == nt - 1 ? len : (len * (id + 1) / nt) & ~int64_t(15);
+      if (b1 > b0) {
+        if (byRows) {
+          const float* a = A.p + offA + (ta ? b0 : b0 * lda);
+          cblas_sgemm(CblasRowMajor, TA, TB, b1 - b0, N, K, alpha, a, lda, B.p + offB, ldb, beta, C.p + offC + b0 * ldc, ldc);
+        } else {
+          const float* b = B.p + offB + (tb ? b0 * ldb : b0);
+          cblas_sgemm(CblasRowMajor, TA, TB, M, b1 - b0, K, alpha, A.p + offA, lda, b, ldb, beta, C.p + offC + b0, ldc);
+        }
+      }
+    }
+    return env.Undefined();
+  }
+  cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A.p + offA, lda, B.p + offB, ldb, beta, C.p + offC, ldc);
   return env.Undefined();
 }
 
@@ -81,7 +103,7 @@ Napi::Value SgemmBatched(const Napi::CallbackInfo& info) {
       cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A.p + offA + i * sA1 + j * sA2, lda, B.p + offB + i * sB1 + j * sB2,
                   ldb, beta, C.p + offC + i * sC1 + j * sC2, ldc);
     }
-    openblas_set_num_threads(threads);
+    openblas_set_num_threads(gemmMode() == 1 ? 1 : threads);
   } else {
     for (int64_t t = 0; t < count; t++) {
       int64_t i = t / n2, j = t % n2;

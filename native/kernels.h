@@ -6,6 +6,7 @@ namespace gt {
 
 int numThreads();
 int batchedMode();
+int gemmMode();
 
 Napi::Value Sgemm(const Napi::CallbackInfo& info);
 Napi::Value SgemmBatched(const Napi::CallbackInfo& info);
@@ -15,6 +16,7 @@ Napi::Value ZeroRows(const Napi::CallbackInfo& info);
 Napi::Value LayerNormForward(const Napi::CallbackInfo& info);
 Napi::Value LayerNormBackward(const Napi::CallbackInfo& info);
 Napi::Value AddBias(const Napi::CallbackInfo& info);
+Napi::Value FillRows(const Napi::CallbackInfo& info);
 Napi::Value BiasGrad(const Napi::CallbackInfo& info);
 Napi::Value GeluForward(const Napi::CallbackInfo& info);
 Napi::Value GeluBackward(const Napi::CallbackInfo& info);
@@ -32,5 +34,6 @@ Napi::Value ScaleInPlace(const Napi::CallbackInfo& info);
 Napi::Value SetThreads(const Napi::CallbackInfo& info);
 Napi::Value GetThreads(const Napi::CallbackInfo& info);
 Napi::Value SetBatchedMode(const Napi::CallbackInfo& info);
+Napi::Value SetGemmMode(const Napi::CallbackInfo& info);
 
 }  // namespace gt

@@ -17,6 +17,15 @@ int numThreads() {
 
 static int g_batchedMode = 0;
 int batchedMode() { return g_batchedMode; }
+static int g_gemmMode = 1;
+int gemmMode() { return g_gemmMode; }
+
+// setGemmMode(0 | 1): 0 lets OpenBLAS thread each product, 1 splits products over OpenMP threads.
+Napi::Value SetGemmMode(const Napi::CallbackInfo& info) {
+  g_gemmMode = static_cast<int>(integer(info, 0, "mode"));
+  openblas_set_num_threads(g_gemmMode == 1 ? 1 : numThreads());
+  return info.Env().Undefined();
+}
 
 // setThreads(n): the thread count for OpenMP loops and OpenBLAS alike.
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -24,7 +33,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (n < 1) throw rangeError(info.Env(), "the thread count must be at least 1");
   g_threads = static_cast<int>(n);
   omp_set_num_threads(g_threads);
-  openblas_set_num_threads(g_threads);
+  openblas_set_num_threads(g_gemmMode == 1 ? 1 : g_threads);
   return info.Env().Undefined();
 }
 

@@ -26,6 +26,18 @@ Napi::Value AddBias(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// fillRows(x[N,H], row[H], N, H): every row of x becomes `row` (a bias, before an sgemm with beta 1).
+Napi::Value FillRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = f32(info, 0, "x"), b = f32(info, 1, "row");
+  int64_t N = integer(info, 2, "N"), H = integer(info, 3, "H");
+  fits(env, x.n, N * H, "x");
+  fits(env, b.n, H, "row");
+#pragma omp parallel for schedule(static) num_threads(numThreads()) if (N * H >= kParallelMin)
+  for (int64_t r = 0; r < N; r++) std::memcpy(x.p + r * H, b.p, sizeof(float) * H);
+  return env.Undefined();
+}
+
 // biasGrad(dy[N,H], dbias[H], N, H, rowStride?): dbias += column sums of dy (rows rowStride apart, default H).
 Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -102,6 +102,39 @@ test("sgemm honours transposes, leading dimensions, offsets, alpha and beta", ()
   );
 });
 
+test("large sgemm split over threads (by rows and by columns) equals the reference", () => {
+  const rng = new Rng(11);
+  for (const [M, N, K] of [
+    [130, 97, 100],
+    [33, 260, 130],
+  ]) {
+    for (const [ta, tb] of [
+      [false, true],
+      [true, false],
+      [false, false],
+    ] as const) {
+      const lda = (ta ? M : K) + 1,
+        ldb = (tb ? K : N) + 2,
+        ldc = N + 3;
+      const A = randn(3 + lda * (ta ? K : M), rng),
+        B = randn(ldb * (tb ? N : K), rng);
+      const C0 = randn(2 + ldc * M, rng),
+        want = C0.slice();
+      refGemm(ta, tb, M, N, K, 1, A, 3, lda, B, 0, ldb, 1, want, 2, ldc);
+      for (const mode of [0, 1]) {
+        k.setGemmMode(mode);
+        const C = C0.slice();
+        k.sgemm(ta, tb, M, N, K, 1, A, 3, lda, B, 0, ldb, 1, C, 2, ldc);
+        assertClose(C, want, 1e-4, `${M}x${N}x${K} ta=${ta} tb=${tb} mode ${mode}`);
+      }
+    }
+  }
+  k.setGemmMode(1);
+  const x = new Float32Array(12);
+  k.fillRows(x, Float32Array.of(1, 2, 3), 4, 3);
+  assert.deepEqual([...x], [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]);
+});
+
 test("sgemmBatched runs every (i, j) product of a two-level batch", () => {
   const rng = new Rng(2);
   const B = 3,

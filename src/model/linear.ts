@@ -35,8 +35,8 @@ export class Linear {
       O = this.outFeatures,
       k = addon();
     const y = this.bufs.get("y", N * O);
-    k.sgemm(false, true, N, O, I, 1, x, xOff, ldx, this.weight.data, 0, I, 0, y, 0, O);
-    k.addBias(y, this.bias.data, N, O);
+    k.fillRows(y, this.bias.data, N, O); // the bias, then the product added onto it (beta 1)
+    k.sgemm(false, true, N, O, I, 1, x, xOff, ldx, this.weight.data, 0, I, 1, y, 0, O);
     this.x = x;
     this.xOff = xOff;
     this.ldx = ldx;

@@ -50,8 +50,8 @@ export class MlmHead {
     a.geluForward(this.pre, g, N * H);
     this.h = this.norm.forward(g, N); // [N, H]
     const logits = this.bufs.get("logits", N * V);
-    a.sgemm(false, true, N, V, H, 1, this.h, 0, H, this.word.data, 0, H, 0, logits, 0, V);
-    a.addBias(logits, this.bias.data, N, V);
+    a.fillRows(logits, this.bias.data, N, V);
+    a.sgemm(false, true, N, V, H, 1, this.h, 0, H, this.word.data, 0, H, 1, logits, 0, V);
     return logits;
   }
 

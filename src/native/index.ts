@@ -108,6 +108,8 @@ interface Addon {
     accumulate: boolean,
   ): void;
   addBias(x: F32, bias: F32, N: number, H: number): void;
+  fillRows(x: F32, row: F32, N: number, H: number): void;
+  setGemmMode(mode: number): void;
   biasGrad(dy: F32, dbias: F32, N: number, H: number, rowStride?: number): void;
   geluForward(x: F32, out: F32, n: number): void;
   geluBackward(dout: F32, x: F32, dx: F32, n: number): void;
