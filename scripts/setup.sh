@@ -21,7 +21,14 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# npm builds the native addon (binding.gyp) with node-gyp; point it at the installed Node's headers
+# so that it never downloads them.
+node_prefix="$(dirname "$(dirname "$(command -v node)")")"
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node_api.h" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+[ -f build/Release/gotune_native.node ] || npm run build:native
 npm run build --silent
 # The GO release of 2018-03-09 (Debian's tnseq-transit) into the cache, for the offline default and the tests.
 node dist/src/cli/main.js fetch-go --source debian
