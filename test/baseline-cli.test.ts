@@ -1,21 +1,11 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { ASPECTS } from "../src/data/examples.js";
 import { Rng } from "../src/util/rng.js";
-
-const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
-
-function gotune(...args: string[]) {
-  return spawnSync(process.execPath, [MAIN, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, GOTUNE_NO_PROGRESS: "1" },
-  });
-}
+import { gotune } from "./helpers/cli.js";
 
 const VOCAB = [
   ["regulation", "process", "pathway", "signaling", "response", "development", "cellular", "metabolic"],
@@ -48,8 +38,8 @@ async function syntheticSplit(nTrain: number, nTest: number): Promise<string> {
 
 test("gotune baseline --json prints the metrics and writes them atomically to DIR/baseline.json", async () => {
   const dir = await syntheticSplit(90, 30);
-  const r = gotune("baseline", "--data", dir, "--json");
-  assert.equal(r.status, 0, r.stderr);
+  const r = gotune(["baseline", "--data", dir, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(r.stdout.trim().split("\n").length, 1, "one JSON object");
   assert.ok(out.accuracy >= 0.9 && out.accuracy <= 1, `accuracy ${out.accuracy}`);
@@ -76,15 +66,25 @@ test("gotune baseline --json prints the metrics and writes them atomically to DI
 test("gotune baseline with limits, --out and the text report", async () => {
   const dir = await syntheticSplit(90, 30);
   const outFile = join(dir, "sub", "small.json");
-  const r = gotune("baseline", "--data", dir, "--train-limit", "30", "--eval-limit", "12", "--out", outFile);
-  assert.equal(r.status, 0, r.stderr);
+  const r = gotune([
+    "baseline",
+    "--data",
+    dir,
+    "--train-limit",
+    "30",
+    "--eval-limit",
+    "12",
+    "--out",
+    outFile,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ *accuracy +\d\.\d{4} +12$/m);
   assert.match(r.stdout, /confusion matrix/);
   const saved = JSON.parse(await readFile(outFile, "utf8"));
   assert.equal(saved.train_examples, 30);
   assert.equal(saved.eval_examples, 12);
   // The same seed takes the same examples: the same result again.
-  const again = gotune(
+  const again = gotune([
     "baseline",
     "--data",
     dir,
@@ -95,15 +95,15 @@ test("gotune baseline with limits, --out and the text report", async () => {
     "--json",
     "--out",
     outFile,
-  );
+  ]);
   assert.equal(JSON.parse(again.stdout).accuracy, saved.accuracy);
   assert.deepEqual(JSON.parse(again.stdout).confusion_matrix, saved.confusion_matrix);
 });
 
 test("gotune baseline: a missing split, a bad line and a bad option are one line and a non-zero exit", async () => {
   const empty = await mkdtemp(join(tmpdir(), "gotune-nosplit-"));
-  let r = gotune("baseline", "--data", empty);
-  assert.equal(r.status, 1);
+  let r = gotune(["baseline", "--data", empty]);
+  assert.equal(r.code, 1);
   assert.equal(r.stdout, "");
   assert.equal(
     r.stderr,
@@ -115,8 +115,8 @@ test("gotune baseline: a missing split, a bad line and a bad option are one line
   const lines = (await readFile(train, "utf8")).trim().split("\n");
   lines[4] = '{"go_id":"GO:4","text":"x y","aspect":"biological_process","label":5}';
   await writeFile(train, `${lines.join("\n")}\n`);
-  r = gotune("baseline", "--data", dir);
-  assert.equal(r.status, 1);
+  r = gotune(["baseline", "--data", dir]);
+  assert.equal(r.code, 1);
   assert.match(
     r.stderr,
     new RegExp(`^gotune: ${train}:5: label 5 is not 0, 1, 2 or an aspect's name; .*\\n$`),
@@ -124,13 +124,13 @@ test("gotune baseline: a missing split, a bad line and a bad option are one line
   assert.equal(r.stderr.split("\n").length, 2, "one line");
   assert.deepEqual((await readdir(dir)).sort(), ["test.jsonl", "train.jsonl"], "nothing written");
 
-  r = gotune("baseline", "--data", dir, "--train-limit", "many");
-  assert.notEqual(r.status, 0);
+  r = gotune(["baseline", "--data", dir, "--train-limit", "many"]);
+  assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--train-limit.*many.*whole number/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 
-  r = gotune("baseline", "--help");
-  assert.equal(r.status, 0);
+  r = gotune(["baseline", "--help"]);
+  assert.equal(r.code, 0);
   assert.match(r.stdout, /TF-IDF/);
   assert.match(r.stdout, /--train-limit/);
 });

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,19 +7,10 @@ import { after, test } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import { DEBIAN_GO } from "../src/data/fetch-go.js";
 import { gotuneHome } from "../src/util/paths.js";
+import { gotune, ROOT } from "./helpers/cli.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const MINI = join(ROOT, "test", "fixtures", "prepare", "mini.obo");
 const ASPECTS = ["biological_process", "cellular_component", "molecular_function"];
-
-function gotune(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, GOTUNE_NO_PROGRESS: "1" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, lines: r.stderr.split("\n").filter(Boolean) };
-}
 
 const made: string[] = [];
 const tmp = async () => {
@@ -56,7 +46,7 @@ function checkExample(x: Record<string, unknown>, where: string): void {
 }
 
 test("prepare --help says what it does", () => {
-  const r = gotune("prepare", "--help");
+  const r = gotune(["prepare", "--help"]);
   assert.equal(r.code, 0);
   for (const s of [
     "--obo",
@@ -73,7 +63,7 @@ test("prepare --help says what it does", () => {
 
 test("prepare on a fixture writes terms, a stratified split, stats and figures", async () => {
   const out = await tmp();
-  const r = gotune("prepare", "--obo", MINI, "--out", out, "--top", "8");
+  const r = gotune(["prepare", "--obo", MINI, "--out", out, "--top", "8"]);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.lines.some((l) => l.includes("parsing")));
   const warn = r.lines.filter((l) => l.includes("warning: skipped 2 terms"));
@@ -173,7 +163,7 @@ test("the split is the same on every run for a seed and changes with the seed", 
     [b, "7"],
     [c, "8"],
   ] as const)
-    assert.equal(gotune("prepare", "--obo", MINI, "--out", dir, "--seed", seed, "--no-figures").code, 0);
+    assert.equal(gotune(["prepare", "--obo", MINI, "--out", dir, "--seed", seed, "--no-figures"]).code, 0);
   for (const f of ["train.jsonl", "test.jsonl", "terms.csv", "stats.json"])
     assert.equal(await readFile(join(a, f), "utf8"), await readFile(join(b, f), "utf8"), f);
   assert.notEqual(
@@ -185,15 +175,15 @@ test("the split is the same on every run for a seed and changes with the seed", 
 
 test("bad input: one clear line, a non-zero exit, earlier outputs intact", async () => {
   const out = await tmp();
-  assert.equal(gotune("prepare", "--obo", MINI, "--out", out, "--no-figures").code, 0);
+  assert.equal(gotune(["prepare", "--obo", MINI, "--out", out, "--no-figures"]).code, 0);
   const before = await snapshot(out);
 
-  const missing = gotune("prepare", "--obo", join(out, "nope.obo"), "--out", out);
+  const missing = gotune(["prepare", "--obo", join(out, "nope.obo"), "--out", out]);
   assert.notEqual(missing.code, 0);
   assert.equal(missing.lines.length, 1, missing.stderr);
   assert.match(missing.lines[0]!, /nope\.obo: no such OBO file/);
 
-  const blocked = gotune("prepare", "--obo", MINI, "--out", join(out, "terms.csv", "sub"));
+  const blocked = gotune(["prepare", "--obo", MINI, "--out", join(out, "terms.csv", "sub")]);
   assert.notEqual(blocked.code, 0);
   assert.equal(blocked.lines.length, 1, blocked.stderr);
   assert.match(blocked.lines[0]!, /terms\.csv\/sub: the output folder/);
@@ -203,7 +193,7 @@ test("bad input: one clear line, a non-zero exit, earlier outputs intact", async
     ["--seed", "-3"],
     ["--top", "many"],
   ]) {
-    const r = gotune("prepare", "--obo", MINI, "--out", out, ...args);
+    const r = gotune(["prepare", "--obo", MINI, "--out", out, ...args]);
     assert.notEqual(r.code, 0, args.join(" "));
     assert.equal(r.lines.length, 1, r.stderr);
     assert.ok(r.lines[0]!.includes(args[0]!), r.lines[0]);
@@ -211,7 +201,7 @@ test("bad input: one clear line, a non-zero exit, earlier outputs intact", async
 
   const bad = join(await tmp(), "bad.obo");
   await writeFile(bad, 'format-version: 1.2\n\n[Term]\nid: GO:0000001\nname: x\ndef: "a \\q" []\n');
-  const broken = gotune("prepare", "--obo", bad, "--out", out);
+  const broken = gotune(["prepare", "--obo", bad, "--out", out]);
   assert.notEqual(broken.code, 0);
   const errors = broken.lines.filter((l) => !/^gotune: parsing /.test(l));
   assert.equal(errors.length, 1, broken.stderr);
@@ -230,7 +220,7 @@ test("prepare on the real 2018 release: 44,939 terms, an 80/20 split, every line
   skip: noRelease,
 }, async () => {
   const out = await tmp();
-  const r = gotune("prepare", "--obo", RELEASE, "--out", out);
+  const r = gotune(["prepare", "--obo", RELEASE, "--out", out]);
   assert.equal(r.code, 0, r.stderr);
   const stats = JSON.parse(await readFile(join(out, "stats.json"), "utf8"));
   assert.equal(stats.source.data_version, "releases/2018-03-09");

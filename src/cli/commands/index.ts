@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { register as registerBaseline } from "./baseline.js";
 import { register as registerFetchGo } from "./fetch-go.js";
 import { register as registerPrepare } from "./prepare.js";
+import { register as registerRun } from "./run.js";
 import { register as registerTokenize } from "./tokenize.js";
 import { register as registerTrainVocab } from "./train-vocab.js";
 
@@ -12,6 +13,7 @@ export function registerAll(program: Command): void {
   registerBaseline(program);
   registerFetchGo(program);
   registerPrepare(program);
+  registerRun(program);
   registerTokenize(program);
   registerTrainVocab(program);
 }
