@@ -10,7 +10,7 @@
 import { promises as fsp } from "node:fs";
 import yauzl from "yauzl";
 import { UserError } from "../util/errors.js";
-import type { Dtype, TensorSource } from "./safetensors.js";
+import { type Dtype, f16ToF32, type TensorSource } from "./safetensors.js";
 
 /** One tensor of a checkpoint, made contiguous and converted to f32 (`dtype` is the stored one). */
 export interface PtTensor {
@@ -249,7 +249,7 @@ function reader(dtype: Dtype, b: Buffer): (i: number) => number {
     case "F64":
       return (i) => b.readDoubleLE(i * 8);
     case "F16":
-      return (i) => halfToFloat(b.readUInt16LE(i * 2));
+      return (i) => f16ToF32(b.readUInt16LE(i * 2));
     case "BF16":
       return (i) => {
         // bfloat16 is the top half of an f32.
@@ -269,16 +269,6 @@ function reader(dtype: Dtype, b: Buffer): (i: number) => number {
   }
 }
 const bf16 = new DataView(new ArrayBuffer(4));
-
-/** IEEE 754 half precision to a JS number. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 /** Interprets a pickle holding a torch state dict; dicts become Maps, tensors TensorRefs. */
 function unpickle(data: Buffer, path: string): unknown {
