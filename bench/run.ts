@@ -18,7 +18,7 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ALL_SHAPES: BenchShape[] = [
-  { preset: "mbert", batch: 8, seq: 100, steps: 3 },
+  { preset: "mbert", batch: 8, seq: 100, steps: 5 },
   { preset: "bert-mini", batch: 8, seq: 100, steps: 10 },
 ];
 
