@@ -17,6 +17,7 @@ import {
   SafetensorsFile,
   writeSafetensors,
 } from "../src/hf/safetensors.js";
+import { BertForMaskedLM, BertForSequenceClassification } from "../src/model/bert.js";
 import { type BertConfig, makeConfig } from "../src/model/config.js";
 import { makeParam, type Param } from "../src/model/param.js";
 import { UserError } from "../src/util/errors.js";
@@ -284,4 +285,38 @@ test("bad folders and configs are one clear line each", async () => {
   const { config } = await readModelConfig(join(dir, "sub"));
   assert.equal(config.vocab_size, 99);
   assert.equal(config.hidden_size, 768);
+});
+
+test("gotune's own models: a saved classifier reloads to identical logits; an MLM folder seeds a classifier", async () => {
+  const config = { ...CONFIG, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 };
+  const batch = {
+    inputIds: Int32Array.of(2, 7, 9, 4, 0, 0, 3, 11, 12, 13, 14, 5),
+    tokenTypeIds: new Int32Array(12),
+    attentionMask: Int32Array.of(1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1),
+    batchSize: 2,
+    seqLen: 6,
+  };
+  const dir = await tmp();
+  const a = new BertForSequenceClassification(config, { seed: 1, numLabels: 3 });
+  await saveModelFolder(join(dir, "cls"), a);
+  const { config: back } = await readModelConfig(join(dir, "cls"));
+  const b = new BertForSequenceClassification(back, { seed: 2 });
+  assert.equal(b.numLabels, 3);
+  await loadModelFolder(join(dir, "cls"), b);
+  assert.deepEqual(b.forward(batch, { train: false }).logits, a.forward(batch, { train: false }).logits);
+
+  const mlm = new BertForMaskedLM(config, { seed: 3 });
+  await saveModelFolder(join(dir, "mlm"), mlm);
+  const c = new BertForSequenceClassification(config, { seed: 4, numLabels: 3 });
+  const report = await loadModelFolder(join(dir, "mlm"), c);
+  assert.deepEqual(report.initialisedFresh, [
+    "bert.pooler.dense.weight",
+    "bert.pooler.dense.bias",
+    "classifier.weight",
+    "classifier.bias",
+  ]);
+  assert.ok(report.unused.length === 5 && report.unused.every((n) => n.startsWith("cls.predictions.")));
+  const mlmParams = new Map(mlm.params().map((p) => [p.name, p.data]));
+  for (const p of c.params())
+    if (mlmParams.has(p.name)) assert.deepEqual(p.data, mlmParams.get(p.name), p.name);
 });
