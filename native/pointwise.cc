@@ -127,14 +127,17 @@ Napi::Value TanhBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// A counter-based hash (splitmix64's finaliser): element i's keep/drop depends only on (seed, i), so the
-// mask is the same at any thread count and backward recomputes it instead of storing it.
-static inline float uniform(uint64_t seed, uint64_t i) {
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + i * 0xD1B54A32D192ED03ull + 0x632BE59BD9B4E019ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
+// A counter-based hash (murmur3's 32-bit finaliser over the index mixed with the seed): element i's
+// keep/drop depends only on (seed, i), so the mask is the same at any thread count and backward recomputes
+// it instead of storing it. 32-bit multiplies keep the loop vectorised.
+static inline float uniform(uint32_t seedLo, uint32_t seedHi, uint32_t i) {
+  uint32_t h = (i * 0x9E3779B1u) ^ seedLo;
+  h ^= h >> 16;
+  h *= 0x85EBCA6Bu;
+  h ^= (h >> 13) ^ seedHi;
+  h *= 0xC2B2AE35u;
+  h ^= h >> 16;
+  return static_cast<float>(h >> 8) * (1.0f / 16777216.0f);
 }
 
 // dropout(x, out, n, p, seed, residual?): out = keep(seed, i) ? x / (1 - p) : 0, plus residual[i] when
@@ -144,9 +147,11 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
   auto x = f32(info, 0, "x"), out = f32(info, 1, "out");
   int64_t n = integer(info, 2, "n");
   float p = static_cast<float>(num(info, 3, "p"));
-  uint64_t seed = static_cast<uint64_t>(num(info, 4, "seed"));
+  const uint64_t seed = static_cast<uint64_t>(num(info, 4, "seed"));
+  const uint32_t lo = static_cast<uint32_t>(seed), hi = static_cast<uint32_t>(seed >> 32) * 0x27D4EB2Fu + 0x165667B1u;
   fits(env, x.n, n, "x");
   fits(env, out.n, n, "out");
+  if (n > 0xFFFFFFFFll) throw rangeError(env, "dropout takes at most 2^32 elements per call");
   const float* r = nullptr;
   if (!isNullish(info, 5)) {
     auto res = f32(info, 5, "residual");
@@ -158,10 +163,10 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
   const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   if (r) {
     PAR_FOR(n)
-    for (int64_t i = 0; i < n; i++) op[i] = (uniform(seed, i) >= p ? xp[i] * scale : 0.0f) + r[i];
+    for (int64_t i = 0; i < n; i++) op[i] = (uniform(lo, hi, static_cast<uint32_t>(i)) >= p ? xp[i] * scale : 0.0f) + r[i];
   } else {
     PAR_FOR(n)
-    for (int64_t i = 0; i < n; i++) op[i] = uniform(seed, i) >= p ? xp[i] * scale : 0.0f;
+    for (int64_t i = 0; i < n; i++) op[i] = uniform(lo, hi, static_cast<uint32_t>(i)) >= p ? xp[i] * scale : 0.0f;
   }
   return env.Undefined();
 }
