@@ -79,7 +79,13 @@ async function main(): Promise<void> {
     process.stdout.write(`${line("gotune", ours, shape)}\n`);
     let torch: BenchResult | undefined;
     if (!noTorch) {
-      torch = runTorchChild(shape);
+      try {
+        torch = runTorchChild(shape);
+      } catch (err) {
+        process.stdout.write(`  pytorch  did not run: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    }
+    if (torch) {
       process.stdout.write(`${line("pytorch", torch, shape)}\n`);
       const ratio = (a?: number, b?: number) => (a && b ? a / b : Number.NaN);
       process.stdout.write(
