@@ -1,0 +1,179 @@
+/**
+ * A fine-tuned BERT as a text classifier: a model folder (or hub id) in, label probabilities out.
+ * Shared by training's per-epoch evaluation, `gotune eval` and `gotune predict`.
+ */
+import { resolveModel } from "../hf/hub.js";
+import { loadModelFolder, readModelConfig, saveModelFolder } from "../hf/model-folder.js";
+import { BertTokenizer } from "../hf/tokenizer.js";
+import { type Batch, BertForSequenceClassification } from "../model/bert.js";
+import { UserError } from "../util/errors.js";
+import { writeTokenizerFiles } from "./tokenizer-files.js";
+
+/** Options of predictProba. */
+export interface PredictOptions {
+  /** Texts per forward pass (default 32). */
+  batchSize?: number;
+  /** Tokens per text, [CLS] and [SEP] included; longer texts are truncated (default 100, as in training). */
+  maxLength?: number;
+  /** Called after each batch with the number of texts done so far and the total. */
+  onBatch?(done: number, total: number): void;
+}
+
+/** Probabilities and logits, row-major [N, L], rows in the order of the input texts. */
+export interface Prediction {
+  probs: Float32Array;
+  logits: Float32Array;
+}
+
+/** The label names of a config's id2label, in id order; a UserError unless the ids are 0..L-1. */
+export function labelsOf(id2label: Record<string, string> | undefined, file: string): string[] {
+  const hint =
+    'a classifier\'s config.json needs "id2label": {"0": "name", ...}; fine-tune it with gotune train';
+  if (!id2label || Object.keys(id2label).length === 0)
+    throw new UserError("config.json has no labels (id2label)", { file, hint });
+  const n = Object.keys(id2label).length;
+  const labels: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const name = id2label[String(i)];
+    if (name === undefined) throw new UserError(`id2label has no label for id ${i}`, { file, hint });
+    labels.push(name);
+  }
+  return labels;
+}
+
+/** A sequence classifier with its tokenizer and label names. */
+export class Classifier {
+  /** The folder it was loaded from, when it was. */
+  dir: string | undefined;
+
+  /** Wraps a model in memory (e.g. during training); `labels[i]` names output i. */
+  constructor(
+    readonly model: BertForSequenceClassification,
+    readonly tokenizer: BertTokenizer,
+    readonly labels: string[],
+  ) {
+    if (labels.length !== model.numLabels)
+      throw new Error(`${labels.length} label names for a model with ${model.numLabels} outputs`);
+    checkVocab(tokenizer, model.config.vocab_size);
+  }
+
+  /**
+   * Loads a fine-tuned classifier from a Hugging Face folder or hub id: config.json (id2label gives the
+   * labels), the weights and the tokenizer files. A folder that is not such a classifier is a UserError.
+   */
+  static async load(dirOrId: string): Promise<Classifier> {
+    const dir = await resolveModel(dirOrId, "model");
+    const { config } = await readModelConfig(dir);
+    const labels = labelsOf(config.id2label, `${dir}/config.json`);
+    const tokenizer = await BertTokenizer.fromFolder(dir);
+    checkVocab(tokenizer, config.vocab_size, dir);
+    const model = new BertForSequenceClassification(config, { numLabels: labels.length });
+    const report = await loadModelFolder(dir, model);
+    if (report.initialisedFresh.some((n) => n.startsWith("classifier.")))
+      throw new UserError("the model has no classification head (classifier.weight)", {
+        file: dir,
+        hint: "this is a base or pre-trained model; fine-tune it first with gotune train",
+      });
+    const c = new Classifier(model, tokenizer, labels);
+    c.dir = dir;
+    return c;
+  }
+
+  /** The index of a label name, or undefined. */
+  labelId(name: string): number | undefined {
+    const i = this.labels.indexOf(name);
+    return i < 0 ? undefined : i;
+  }
+
+  /**
+   * Softmax probabilities and logits for `texts`, in eval mode (no dropout). Texts are run in order of
+   * length so each batch pads only to its own longest; rows come back in input order.
+   */
+  predictProba(texts: string[], opts: PredictOptions = {}): Prediction {
+    const batchSize = opts.batchSize ?? 32;
+    const maxLength = opts.maxLength ?? 100;
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new UserError(`batch size ${batchSize} is not a whole number of at least 1`);
+    const maxPos = this.model.config.max_position_embeddings;
+    if (!Number.isInteger(maxLength) || maxLength < 3 || maxLength > maxPos)
+      throw new UserError(`max length ${maxLength} is outside 3..${maxPos}`, {
+        hint: `this model reads at most ${maxPos} tokens (max_position_embeddings)`,
+      });
+    const N = texts.length;
+    const L = this.labels.length;
+    const probs = new Float32Array(N * L);
+    const logits = new Float32Array(N * L);
+    const enc = texts.map((t) => this.tokenizer.encode(t, undefined, { maxLength }));
+    // Longest first: the largest buffers are allocated once, at the start.
+    const order = Array.from(enc.keys()).sort(
+      (a, b) => enc[b]!.input_ids.length - enc[a]!.input_ids.length || a - b,
+    );
+    for (let start = 0; start < N; start += batchSize) {
+      const rows = order.slice(start, start + batchSize);
+      const B = rows.length;
+      const T = enc[rows[0]!]!.input_ids.length;
+      const batch: Batch = {
+        inputIds: new Int32Array(B * T).fill(this.tokenizer.padId),
+        tokenTypeIds: new Int32Array(B * T),
+        attentionMask: new Int32Array(B * T),
+        batchSize: B,
+        seqLen: T,
+      };
+      rows.forEach((r, b) => {
+        const e = enc[r]!;
+        batch.inputIds.set(e.input_ids, b * T);
+        batch.tokenTypeIds.set(e.token_type_ids, b * T);
+        batch.attentionMask.set(e.attention_mask, b * T);
+      });
+      const out = this.model.forward(batch, { train: false }).logits;
+      rows.forEach((r, b) => {
+        const row = out.subarray(b * L, (b + 1) * L);
+        logits.set(row, r * L);
+        softmaxInto(row, probs.subarray(r * L, (r + 1) * L));
+      });
+      opts.onBatch?.(Math.min(start + B, N), N);
+    }
+    return { probs, logits };
+  }
+
+  /** The index of the most probable label of each row of `probs` [N, L]. */
+  argmax(probs: Float32Array): Int32Array {
+    const L = this.labels.length;
+    const out = new Int32Array(probs.length / L);
+    for (let i = 0; i < out.length; i++) {
+      let best = 0;
+      for (let j = 1; j < L; j++) if (probs[i * L + j]! > probs[i * L + best]!) best = j;
+      out[i] = best;
+    }
+    return out;
+  }
+
+  /**
+   * Writes a Hugging Face folder that gotune and Python's transformers both load: config.json with
+   * id2label/label2id, model.safetensors, and the tokenizer files.
+   */
+  async save(dir: string): Promise<void> {
+    const id2label = Object.fromEntries(this.labels.map((l, i) => [String(i), l]));
+    const label2id = Object.fromEntries(this.labels.map((l, i) => [l, i]));
+    await writeTokenizerFiles(dir, this.tokenizer);
+    await saveModelFolder(dir, this.model, { id2label, label2id });
+  }
+}
+
+/** A tokenizer whose ids reach past the embedding table would index rows the model lacks. */
+function checkVocab(tokenizer: BertTokenizer, vocabSize: number, dir?: string): void {
+  if (tokenizer.vocabSize > vocabSize)
+    throw new UserError(
+      `the tokenizer has ${tokenizer.vocabSize} tokens but the model's embeddings only ${vocabSize} rows (vocab_size)`,
+      { file: dir, hint: "the tokenizer files belong to another model; use the model's own tokenizer" },
+    );
+}
+
+/** Numerically stable softmax of one row, computed in double precision. */
+function softmaxInto(x: Float32Array, out: Float32Array): void {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of x) if (v > max) max = v;
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.exp(x[i]! - max);
+  for (let i = 0; i < x.length; i++) out[i] = Math.exp(x[i]! - max) / sum;
+}
