@@ -4,7 +4,7 @@
  * (bert-mini); then the OBO benchmark when bench/obo.ts exists. The last line is one JSON object.
  */
 import { existsSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
@@ -53,7 +53,10 @@ async function main(): Promise<void> {
   const cpu = cpus();
   process.stdout.write(
     `machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ` +
-      `OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? "(unset)"}\n`,
+      `OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? "(unset)"}; ` +
+      // PyTorch's OpenMP threads spin and collapse when other work shares the cores: a busy machine's
+      // figures (load well above the core count) say little.
+      `load average ${loadavg()[0].toFixed(1)}\n`,
   );
   const summary: Record<string, unknown> = {};
   const oboPath = join(HERE, "obo.js");
