@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -13,7 +13,17 @@ let server: TestServer;
 before(async () => {
   server = await startServer();
 });
-after(() => server.close());
+const homes: string[] = [];
+after(async () => {
+  await server.close();
+  for (const h of homes) await rm(h, { recursive: true, force: true });
+});
+
+async function newHome(): Promise<string> {
+  const h = await mkdtemp(join(tmpdir(), "gotune-cli-"));
+  homes.push(h);
+  return h;
+}
 
 interface Run {
   code: number;
@@ -48,7 +58,7 @@ function oneLineError(r: Run, re: RegExp): void {
 }
 
 test("fetch-go --obo URL prints the path, source and data-version; then the cache is used", async () => {
-  const home = await mkdtemp(join(tmpdir(), "gotune-cli-"));
+  const home = await newHome();
   const r = await gotune(["fetch-go", "--obo", `${server.base}/go.obo`], home);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^path: ${join(home, "go", "go.obo")}$`, "m"));
@@ -73,7 +83,7 @@ test("fetch-go --help says what it does", async () => {
 });
 
 test("bad input is one line on stderr and a non-zero exit", async () => {
-  const home = await mkdtemp(join(tmpdir(), "gotune-cli-"));
+  const home = await newHome();
   oneLineError(await gotune(["fetch-go", "--obo", join(home, "missing.obo")], home), /missing\.obo: no such/);
   const png = join(home, "x.png");
   await writeFile(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { appendFile, mkdtemp, readdir, readFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -13,9 +13,17 @@ before(async () => {
   process.env.GOTUNE_NO_PROGRESS = "1";
   server = await startServer();
 });
-after(() => server.close());
+const homes: string[] = [];
+after(async () => {
+  await server.close();
+  for (const h of homes) await rm(h, { recursive: true, force: true });
+});
 
-const home = () => mkdtemp(join(tmpdir(), "gotune-home-"));
+async function home(): Promise<string> {
+  const h = await mkdtemp(join(tmpdir(), "gotune-home-"));
+  homes.push(h);
+  return h;
+}
 const sha = async (p: string) =>
   createHash("sha256")
     .update(await readFile(p))

@@ -3,7 +3,7 @@
  * (fetched through fetchGo when absent).
  */
 import assert from "node:assert/strict";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -76,4 +76,5 @@ test("auto falls back to Debian's package when the URL is unreachable and the ca
   const again = await fetchGo({ home });
   assert.equal(again.source, "cache");
   assert.equal(again.path, r.path);
+  await rm(home, { recursive: true, force: true });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -174,6 +174,7 @@ test("streaming keeps multi-byte characters and lines whole across read chunks",
     assert.equal(t.def?.text, `Définition ${"ü".repeat(i % 97)} ${i}.`);
   }
   assert.ok(doc.terms.every((t) => t.name?.endsWith("✓") && t.def?.text.startsWith("Définition")));
+  await rm(dir, { recursive: true, force: true });
 });
 
 test("in free text an unmatched quote is an ordinary character", () => {
@@ -231,6 +232,7 @@ test("a file that is not OBO: a PNG, JSON, Markdown, an empty file", async () =>
   const yaml = join(dir, "conf.yaml");
   await writeFile(yaml, "name: x\nversion: 2\n");
   await rejectsAt(parseOboFile(yaml), yaml, 2, /no stanza and no format-version/);
+  await rm(dir, { recursive: true, force: true });
   throwsAt(() => parseOboText("[{]\n", { source: "s" }), "s", 1, /not a stanza header/);
   throwsAt(() => parseOboText("caf\uFFFD: x\n", { source: "s" }), "s", 1, /is not UTF-8 text/);
   throwsAt(() => parseOboText('"a b": 1\n', { source: "s" }), "s", 1, /is not an OBO tag/);
