@@ -15,7 +15,8 @@ import { initBertParams } from "../src/model/init.js";
 import { Layer } from "../src/model/layer.js";
 import { LayerNorm } from "../src/model/layernorm.js";
 import { Linear } from "../src/model/linear.js";
-import type { Param } from "../src/model/param.js";
+import { MlmHead } from "../src/model/mlm-head.js";
+import { makeParam, type Param } from "../src/model/param.js";
 import { Pooler } from "../src/model/pooler.js";
 import { Rng } from "../src/util/rng.js";
 
@@ -209,6 +210,24 @@ test("Pooler: tanh(dense) on the [CLS] rows", () => {
   for (let r = 0; r < B * T; r++)
     if (r % T !== 0) assert.ok(dx.subarray(r * H, (r + 1) * H).every((v) => v === 0));
   checkParams(pooler.params(), loss, rng);
+  checkTensor("x", x, dx, loss, rng);
+});
+
+test("MLM head: transform, GELU, LayerNorm and the tied decoder (gradient into the shared word table)", () => {
+  const rng = new Rng(19);
+  const config = tiny();
+  const word = makeParam("embeddings.word_embeddings.weight", [config.vocab_size, config.hidden_size]);
+  const head = new MlmHead("cls.predictions", config, word, new Buffers());
+  randomize([word, ...head.params()], config, 20);
+  const N = 3,
+    H = config.hidden_size;
+  const x = randn(N * H, rng),
+    w = randn(N * config.vocab_size, rng);
+  const loss = () => weighted(head.forward(x, N), w);
+  loss();
+  const dx = new Float32Array(N * H);
+  head.backward(w.slice(), dx);
+  checkParams([word, ...head.params()], loss, rng);
   checkTensor("x", x, dx, loss, rng);
 });
 

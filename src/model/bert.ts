@@ -233,13 +233,14 @@ export class BertForSequenceClassification {
   private count = 0;
   private B = 0;
 
-  constructor(config: BertConfig, opts: { seed?: number; numLabels?: number } = {}) {
+  /** `init: false` skips the random initialisation (all zeros) when weights will be loaded next. */
+  constructor(config: BertConfig, opts: { seed?: number; numLabels?: number; init?: boolean } = {}) {
     this.config = config;
     this.numLabels = labelCount(config, opts.numLabels);
     this.bert = new BertModel(config, { prefix: "bert", init: false });
     this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob);
     this.classifier = new Linear("classifier", config.hidden_size, this.numLabels);
-    initBertParams(this.params(), config, new Rng(opts.seed ?? 0));
+    if (opts.init !== false) initBertParams(this.params(), config, new Rng(opts.seed ?? 0));
   }
 
   /** Parameters in Hugging Face's order: bert.embeddings… bert.pooler.dense.*, classifier.weight [L, H], classifier.bias [L]. */
@@ -314,11 +315,12 @@ export class BertForMaskedLM {
   private count = 0;
   private N = 0;
 
-  constructor(config: BertConfig, opts: { seed?: number } = {}) {
+  /** `init: false` skips the random initialisation (all zeros) when weights will be loaded next. */
+  constructor(config: BertConfig, opts: { seed?: number; init?: boolean } = {}) {
     this.config = config;
     this.bert = new BertModel(config, { prefix: "bert", pooling: false, init: false });
     this.head = new MlmHead("cls.predictions", config, this.bert.embeddings.word, this.bert.scratch);
-    initBertParams(this.params(), config, new Rng(opts.seed ?? 0));
+    if (opts.init !== false) initBertParams(this.params(), config, new Rng(opts.seed ?? 0));
   }
 
   /** bert.* then cls.predictions.transform.dense.*, cls.predictions.transform.LayerNorm.*, cls.predictions.bias. */
