@@ -5,6 +5,7 @@ import { register as registerFetchGo } from "./fetch-go.js";
 import { register as registerPrepare } from "./prepare.js";
 import { register as registerRun } from "./run.js";
 import { register as registerTokenize } from "./tokenize.js";
+import { register as registerTrain } from "./train.js";
 import { register as registerTrainVocab } from "./train-vocab.js";
 
 /** Adds every sub-command to the program. */
@@ -15,5 +16,6 @@ export function registerAll(program: Command): void {
   registerPrepare(program);
   registerRun(program);
   registerTokenize(program);
+  registerTrain(program);
   registerTrainVocab(program);
 }

@@ -1,0 +1,152 @@
+/** `gotune train`: fine-tune a BERT classifier on a GO split, with Hugging Face Trainer's defaults. */
+import { join } from "node:path";
+import type { Command } from "commander";
+import { finetune } from "../../train/finetune.js";
+import { runCommand, UserError } from "../../util/errors.js";
+
+interface Options {
+  data: string;
+  model: string;
+  out: string;
+  epochs: string;
+  lr: string;
+  batchSize: string;
+  maxLength: string;
+  warmupRatio: string;
+  warmupSteps?: string;
+  weightDecay: string;
+  maxGradNorm: string;
+  seed: string;
+  groupByLength: boolean;
+  trainLimit?: string;
+  evalLimit?: string;
+  vocabSize: string;
+  evalBatchSize: string;
+  saveSteps?: string;
+  saveTotalLimit?: string;
+  resume?: string | boolean;
+  figures: boolean;
+}
+
+function whole(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min)
+    throw new UserError(`${flag} ${v} is not a whole number of at least ${min}`, {
+      hint: `e.g. ${flag} ${min}`,
+    });
+  return n;
+}
+
+function real(flag: string, v: string, min: number, max = Number.POSITIVE_INFINITY): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max)
+    throw new UserError(`${flag} ${v} is not a number in [${min}, ${max}]`, { hint: `e.g. ${flag} ${min}` });
+  return n;
+}
+
+/** Adds the train command. */
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description(
+      "Fine-tune BERT to tell a GO definition's aspect, as Hugging Face's Trainer does (AdamW, linear decay, " +
+        "clipping at 1.0, dynamic padding). --data is a folder from `gotune prepare` (train.jsonl, test.jsonl); " +
+        "--model is a model folder, a hub id, or a size preset (bert-mini, bert-tiny...) trained from scratch " +
+        "with a WordPiece vocabulary learnt from the train split. Evaluates on test.jsonl after each epoch " +
+        "(OUT/eval-epoch-N.json), checkpoints each epoch (OUT/checkpoint-STEP, resumed automatically when " +
+        "the same command runs again), logs to OUT/log.jsonl, draws OUT/training-curve.png and writes the " +
+        "fine-tuned model to OUT/model. Ctrl-C stops after the current step with a checkpoint.",
+    )
+    .requiredOption("--data <dir>", "folder with train.jsonl and test.jsonl (gotune prepare)")
+    .requiredOption("--model <model>", "model folder, Hugging Face id, or preset (bert-mini, bert-tiny, ...)")
+    .requiredOption("--out <dir>", "folder for checkpoints, logs, evaluations and the final model")
+    .option("--epochs <n>", "training epochs", "3")
+    .option("--lr <x>", "peak learning rate", "5e-5")
+    .option("--batch-size <n>", "examples a step", "8")
+    .option(
+      "--max-length <n>",
+      "tokens a text at most, [CLS] and [SEP] included (longer ones truncated)",
+      "100",
+    )
+    .option("--warmup-ratio <x>", "fraction of the steps for linear warm-up", "0")
+    .option("--warmup-steps <n>", "warm-up steps (overrides --warmup-ratio)")
+    .option("--weight-decay <x>", "AdamW weight decay (biases and LayerNorm weights exempt)", "0")
+    .option("--max-grad-norm <x>", "clip the global gradient norm to this (0: no clipping)", "1.0")
+    .option("--seed <n>", "seed of the shuffles, the initialisation and dropout", "42")
+    .option("--group-by-length", "batch texts of similar length together (less padding, faster)", false)
+    .option("--train-limit <n>", "train on this many examples of a seeded shuffle (the study: 2000)")
+    .option("--eval-limit <n>", "evaluate on this many examples of a seeded shuffle (the study: 1000)")
+    .option("--vocab-size <n>", "vocabulary size of the tokenizer trained for a preset", "8000")
+    .option("--eval-batch-size <n>", "texts a forward pass when evaluating", "32")
+    .option("--save-steps <n>", "also checkpoint every N steps (each epoch's end always)")
+    .option("--save-total-limit <n>", "keep only the newest N checkpoints")
+    .option(
+      "--resume [checkpoint]",
+      "continue from OUT's newest checkpoint, or from the one given (default: automatic)",
+    )
+    .option("--no-resume", "start afresh even when OUT holds checkpoints")
+    .option("--no-figures", "skip the training-curve figure")
+    .action((opts: Options) => runCommand(() => train(opts)));
+}
+
+async function train(opts: Options): Promise<void> {
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const ctl = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(sig === "SIGINT" ? 130 : 143);
+    log(`\ntrain: ${sig}: stopping after this step and writing a checkpoint (again to quit at once)`);
+    ctl.abort(sig);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const r = await finetune({
+      data: opts.data,
+      model: opts.model,
+      out: opts.out,
+      epochs: whole("--epochs", opts.epochs, 1),
+      lr: real("--lr", opts.lr, Number.MIN_VALUE, 1),
+      batchSize: whole("--batch-size", opts.batchSize, 1),
+      maxLength: whole("--max-length", opts.maxLength, 3),
+      warmupRatio: real("--warmup-ratio", opts.warmupRatio, 0, 1),
+      warmupSteps: opts.warmupSteps === undefined ? undefined : whole("--warmup-steps", opts.warmupSteps, 0),
+      weightDecay: real("--weight-decay", opts.weightDecay, 0, 1),
+      maxGradNorm: real("--max-grad-norm", opts.maxGradNorm, 0),
+      seed: whole("--seed", opts.seed, 0),
+      groupByLength: opts.groupByLength,
+      trainLimit: opts.trainLimit === undefined ? undefined : whole("--train-limit", opts.trainLimit, 1),
+      evalLimit: opts.evalLimit === undefined ? undefined : whole("--eval-limit", opts.evalLimit, 1),
+      vocabSize: whole("--vocab-size", opts.vocabSize, 100),
+      evalBatchSize: whole("--eval-batch-size", opts.evalBatchSize, 1),
+      saveSteps: opts.saveSteps === undefined ? undefined : whole("--save-steps", opts.saveSteps, 1),
+      saveTotalLimit:
+        opts.saveTotalLimit === undefined ? undefined : whole("--save-total-limit", opts.saveTotalLimit, 1),
+      resume: opts.resume,
+      figures: opts.figures,
+      signal: ctl.signal,
+      note: log,
+    });
+    const t = r.train;
+    if (t.interrupted) {
+      log(
+        `train: stopped at step ${t.globalStep} of ${t.totalSteps}; checkpoint ${t.lastCheckpoint}; ` +
+          "run the same command again to resume",
+      );
+      process.exitCode = ctl.signal.reason === "SIGINT" ? 130 : 143;
+      return;
+    }
+    const m = r.metrics;
+    process.stdout.write(
+      `trained on ${r.trainExamples} examples, ${t.globalStep} steps (${t.examplesPerSecond.toFixed(1)} examples/s)\n` +
+        (m
+          ? `evaluation on ${r.evalExamples} examples: accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.macro_f1.toFixed(4)}\n`
+          : "") +
+        `model in ${r.modelDir}; log in ${join(opts.out, "log.jsonl")}\n`,
+    );
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

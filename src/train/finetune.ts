@@ -1,0 +1,362 @@
+/**
+ * The fine-tuning task behind `gotune train`: a GO split and a model (folder, hub id or size preset) in;
+ * per-epoch evaluation, checkpoints, OUT/model, OUT/log.jsonl and a training-curve figure out.
+ */
+import { promises as fsp } from "node:fs";
+import { join } from "node:path";
+import { Classifier } from "../app/classifier.js";
+import { ASPECTS, type Example, loadSplit, takeShuffled } from "../data/examples.js";
+import { computeMetrics, type Metrics } from "../eval/metrics.js";
+import { trainingCurve } from "../figures/training-curve.js";
+import { resolveModel } from "../hf/hub.js";
+import { loadModelFolder, openWeights, readModelConfig } from "../hf/model-folder.js";
+import { BERT_SPECIALS, BertTokenizer, bertTokenizerJson } from "../hf/tokenizer.js";
+import { trainWordPiece, WordCounter } from "../hf/wordpiece-trainer.js";
+import { type Batch, BertForSequenceClassification } from "../model/bert.js";
+import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
+import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fsx.js";
+import { progress } from "../util/progress.js";
+import { ClassificationData, encodeTexts } from "./batching.js";
+import { lastCheckpoint, readTrainerState } from "./checkpoint.js";
+import { type TrainResult, trainLoop } from "./trainer.js";
+
+/** What `gotune train` takes; defaults (in the command) are Hugging Face Trainer's. */
+export interface FinetuneOptions {
+  data: string;
+  model: string;
+  out: string;
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  maxLength: number;
+  warmupRatio: number;
+  warmupSteps?: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+  groupByLength: boolean;
+  trainLimit?: number;
+  evalLimit?: number;
+  /** Vocabulary size of the tokenizer trained for a preset. */
+  vocabSize: number;
+  evalBatchSize: number;
+  saveSteps?: number;
+  saveTotalLimit?: number;
+  /** A checkpoint folder, `true` for OUT's newest, `false` never; undefined: OUT's newest if any. */
+  resume?: string | boolean;
+  figures: boolean;
+  signal?: AbortSignal;
+  /** Where notes go (stderr in the command). */
+  note?: (line: string) => void;
+}
+
+/** How a fine-tuning run ended. */
+export interface FinetuneResult {
+  train: TrainResult;
+  trainExamples: number;
+  evalExamples: number;
+  /** The last epoch's evaluation (absent when interrupted before any). */
+  metrics?: Metrics;
+  /** OUT/model, when the run finished. */
+  modelDir?: string;
+  resumedFrom?: string;
+}
+
+const isGeneric = (labels: string[]) => labels.every((l, i) => l === `LABEL_${i}`);
+
+/** A tokenizer trained on `texts` (WordPiece, lower-cased), as `gotune train-vocab` makes one. */
+export function trainTokenizer(texts: Iterable<string>, vocabSize: number): BertTokenizer {
+  const normalizer = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
+  const counter = new WordCounter(normalizer);
+  for (const t of texts) counter.add(t);
+  let bar: ReturnType<typeof progress> | undefined;
+  const tokens = trainWordPiece(counter.counts, {
+    vocabSize,
+    minFrequency: 2,
+    onMerge: (_done, total) => {
+      bar ??= progress("train: vocabulary", Math.max(1, total));
+      bar.tick(1);
+    },
+  });
+  bar?.done();
+  const vocab = new Map(tokens.map((t, i) => [t, i] as [string, number]));
+  const config = {
+    do_lower_case: true,
+    strip_accents: null,
+    tokenize_chinese_chars: true,
+    model_max_length: 512,
+  };
+  return BertTokenizer.fromTokenizerJson(bertTokenizerJson(vocab, BERT_SPECIALS, normalizer), config);
+}
+
+interface Built {
+  model: BertForSequenceClassification;
+  tokenizer: BertTokenizer;
+  labels: string[];
+  /** Where the starting point came from, for the log. */
+  source: string;
+}
+
+/** A model and tokenizer from a checkpoint or a classifier folder: labels from its id2label. */
+async function fromFolder(dir: string, resumed: boolean, note: (s: string) => void): Promise<Built> {
+  const { config } = await readModelConfig(dir);
+  const tokenizer = await BertTokenizer.fromFolder(dir);
+  const weights = await openWeights(dir);
+  let headRows: number | undefined;
+  try {
+    headRows = weights.info("classifier.weight")?.shape[0];
+  } finally {
+    await weights.close();
+  }
+  let labels: string[];
+  if (headRows === undefined) {
+    // A base or pre-trained encoder: the head starts fresh with the data's labels.
+    labels = [...ASPECTS];
+  } else {
+    const names = config.id2label ?? {};
+    labels = Array.from({ length: headRows }, (_, i) => names[String(i)] ?? `LABEL_${i}`);
+    if (isGeneric(labels) && labels.length === ASPECTS.length) labels = [...ASPECTS];
+  }
+  const cfg: BertConfig = {
+    ...config,
+    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+  };
+  const model = new BertForSequenceClassification(cfg, { numLabels: labels.length });
+  // A resumed run gets its weights from the trainer (with the optimiser state); loading them here too
+  // would only cost time.
+  if (!resumed) {
+    const report = await loadModelFolder(dir, model);
+    for (const n of report.notes) note(`train: ${n}`);
+  }
+  return { model, tokenizer, labels, source: dir };
+}
+
+/** A model from a size preset, initialised from scratch, with a tokenizer trained on `texts`. */
+function fromPreset(preset: string, texts: string[], o: FinetuneOptions, note: (s: string) => void): Built {
+  const tokenizer = trainTokenizer(texts, o.vocabSize);
+  note(
+    `train: ${preset} from scratch; WordPiece vocabulary of ${tokenizer.vocabSize} tokens from the train split`,
+  );
+  const labels = [...ASPECTS];
+  const config = makeConfig(
+    {
+      vocab_size: tokenizer.vocabSize,
+      id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+      label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+    },
+    preset,
+  );
+  return {
+    model: new BertForSequenceClassification(config, { seed: o.seed }),
+    tokenizer,
+    labels,
+    source: preset,
+  };
+}
+
+/** A folder, a hub id, or else (for a bare name) a clear word on the presets. */
+async function resolveSource(model: string): Promise<string> {
+  try {
+    return await resolveModel(model, "model");
+  } catch (err) {
+    if (err instanceof UserError && !model.includes("/"))
+      throw new UserError(
+        `${model} is not a model folder, a size preset (${Object.keys(BERT_PRESETS).join(", ")}) or a model the hub cache holds`,
+        { hint: "give a folder, a preset or a Hugging Face id ORG/NAME" },
+      );
+    throw err;
+  }
+}
+
+/** The model's id for each example's aspect; a label the model's head does not have is a UserError. */
+function mapLabels(examples: Example[], labels: string[], where: string): Int32Array {
+  const ids = ASPECTS.map((a) => labels.indexOf(a));
+  return Int32Array.from(examples, (e) => {
+    const id = ids[e.label]!;
+    if (id < 0)
+      throw new UserError(
+        `the data has label ${ASPECTS[e.label]} but the model's classifier knows only ${labels.join(", ")}`,
+        { file: where, hint: "fine-tune a base model, or one trained on the GO aspects" },
+      );
+    return id;
+  });
+}
+
+/** Runs the fine-tuning described by `o` (see FinetuneOptions). */
+export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
+  const note = o.note ?? (() => {});
+  const split = await loadSplit(o.data);
+  const train = takeShuffled(split.train, o.trainLimit, o.seed);
+  const test = takeShuffled(split.test, o.evalLimit, o.seed);
+
+  let resumeFrom: string | undefined;
+  if (typeof o.resume === "string") resumeFrom = o.resume;
+  else if (o.resume !== false) {
+    resumeFrom = await lastCheckpoint(o.out);
+    if (o.resume === true && !resumeFrom)
+      throw new UserError("no checkpoint to resume from", {
+        file: o.out,
+        hint: "run without --resume to start, or give --resume CHECKPOINT_DIR",
+      });
+  }
+  if (resumeFrom) {
+    const st = await readTrainerState(resumeFrom);
+    note(`train: resuming from ${resumeFrom} (step ${st.global_step} of ${st.total_steps})`);
+  }
+
+  const isPreset = o.model in BERT_PRESETS && !(await isDir(o.model));
+  const built = resumeFrom
+    ? await fromFolder(resumeFrom, true, note)
+    : isPreset
+      ? fromPreset(
+          o.model,
+          split.train.map((e) => e.text),
+          o,
+          note,
+        )
+      : await fromFolder(await resolveSource(o.model), false, note);
+  const { model, tokenizer, labels } = built;
+  const configFile = join(built.source, "config.json");
+  const trainLabels = mapLabels(train, labels, configFile);
+  const testLabels = mapLabels(test, labels, configFile);
+  const maxPos = model.config.max_position_embeddings;
+  if (o.maxLength > maxPos)
+    throw new UserError(`--max-length ${o.maxLength} exceeds the model's ${maxPos} positions`, {
+      hint: `give --max-length ${maxPos} or less`,
+    });
+  const clf = new Classifier(model, tokenizer, labels);
+
+  const data = new ClassificationData(
+    encodeTexts(
+      tokenizer,
+      train.map((e) => e.text),
+      o.maxLength,
+    ),
+    trainLabels,
+    { batchSize: o.batchSize, padId: tokenizer.padId, seed: o.seed, groupByLength: o.groupByLength },
+  );
+  const evalTexts = test.map((e) => e.text);
+  let metrics: Metrics | undefined;
+
+  const evaluate = async (epoch: number, step: number) => {
+    const t0 = performance.now();
+    const bar = progress(`eval epoch ${epoch}`, evalTexts.length);
+    let shown = 0;
+    const { probs } = clf.predictProba(evalTexts, {
+      batchSize: o.evalBatchSize,
+      maxLength: o.maxLength,
+      onBatch: (done) => {
+        bar.tick(done - shown);
+        shown = done;
+      },
+    });
+    bar.done();
+    const m = computeMetrics(testLabels, clf.argmax(probs), labels, probs);
+    metrics = m;
+    const seconds = (performance.now() - t0) / 1000;
+    const record = { epoch, step, eval_examples: evalTexts.length, eval_seconds: seconds, ...m };
+    await writeFileAtomic(join(o.out, `eval-epoch-${epoch}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    note(
+      `train: epoch ${epoch}: accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.macro_f1.toFixed(4)} on ${evalTexts.length} examples`,
+    );
+    return { eval_examples: evalTexts.length, eval_seconds: seconds, ...m };
+  };
+
+  await fsp.mkdir(o.out, { recursive: true });
+  const result = await trainLoop(
+    {
+      params: () => model.params(),
+      zeroGrad: () => model.zeroGrad(),
+      setDropoutSeed: (s) => model.setDropoutSeed(s),
+      step(batch: Batch) {
+        const { loss } = model.forward(batch, { train: true });
+        model.backward();
+        return loss!;
+      },
+    },
+    data,
+    {
+      epochs: o.epochs,
+      lr: o.lr,
+      warmupRatio: o.warmupRatio,
+      warmupSteps: o.warmupSteps,
+      weightDecay: o.weightDecay,
+      maxGradNorm: o.maxGradNorm,
+      seed: o.seed,
+      logFile: join(o.out, "log.jsonl"),
+      checkpoint: {
+        dir: o.out,
+        save: (dir) => clf.save(dir),
+        saveSteps: o.saveSteps,
+        totalLimit: o.saveTotalLimit,
+      },
+      onEpochEnd: evaluate,
+      resumeFrom,
+      signal: o.signal,
+      label: "train",
+    },
+  );
+
+  // A run resumed after its end has no eval of its own: take the last one written.
+  if (!metrics) {
+    const last = [...result.history].reverse().find((h) => h.type === "eval");
+    if (last) metrics = last as unknown as Metrics;
+  }
+  let modelDir: string | undefined;
+  if (!result.interrupted) {
+    modelDir = join(o.out, "model");
+    await saveDirAtomic(modelDir, (dir) => clf.save(dir));
+  }
+  if (o.figures) await writeCurve(o.out);
+  return {
+    train: result,
+    trainExamples: train.length,
+    evalExamples: test.length,
+    metrics,
+    modelDir,
+    resumedFrom: resumeFrom,
+  };
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** Writes a folder through `write` into a temporary sibling, then swaps it in for `dir`. */
+async function saveDirAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  const old = `${dir}.old-${process.pid}`;
+  await fsp.rm(tmp, { recursive: true, force: true });
+  await fsp.mkdir(tmp, { recursive: true });
+  await write(tmp);
+  const had = await isDir(dir);
+  if (had) await fsp.rename(dir, old);
+  await fsp.rename(tmp, dir);
+  if (had) await fsp.rm(old, { recursive: true, force: true });
+}
+
+/** OUT/training-curve.svg and .png from OUT/log.jsonl. */
+async function writeCurve(out: string): Promise<void> {
+  const text = await fsp.readFile(join(out, "log.jsonl"), "utf8").catch(() => "");
+  const steps: { step: number; loss: number }[] = [];
+  const evals: { epoch: number; accuracy: number; macro_f1: number }[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line);
+      if (r.type === "train") steps.push({ step: r.step, loss: r.loss });
+      else if (r.type === "eval") evals.push({ epoch: r.epoch, accuracy: r.accuracy, macro_f1: r.macro_f1 });
+    } catch {
+      // a line cut short by a kill
+    }
+  }
+  if (!steps.length) return;
+  const fig = await trainingCurve(steps, evals);
+  await writeFileAtomic(join(out, "training-curve.svg"), fig.svg);
+  await writeFileAtomic(join(out, "training-curve.png"), fig.png);
+}
