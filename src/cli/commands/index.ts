@@ -1,7 +1,9 @@
 /** The list of sub-commands; each module exports `register(program)`. */
 import type { Command } from "commander";
 import { register as registerBaseline } from "./baseline.js";
+import { register as registerEval } from "./eval.js";
 import { register as registerFetchGo } from "./fetch-go.js";
+import { register as registerPredict } from "./predict.js";
 import { register as registerPrepare } from "./prepare.js";
 import { register as registerRun } from "./run.js";
 import { register as registerTokenize } from "./tokenize.js";
@@ -12,7 +14,9 @@ import { register as registerTrainVocab } from "./train-vocab.js";
 export function registerAll(program: Command): void {
   void program;
   registerBaseline(program);
+  registerEval(program);
   registerFetchGo(program);
+  registerPredict(program);
   registerPrepare(program);
   registerRun(program);
   registerTokenize(program);

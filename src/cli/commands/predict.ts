@@ -1,0 +1,133 @@
+/** `gotune predict`: label probabilities for texts, or per sentence of a document with a summary and a pie. */
+import type { Command } from "commander";
+import { Classifier } from "../../app/classifier.js";
+import { outputPaths, predictDocument, writeDocumentOutputs } from "../../app/document.js";
+import { positiveInt } from "../../app/options.js";
+import { runCommand, UserError } from "../../util/errors.js";
+import { type Progress, progress } from "../../util/progress.js";
+
+interface PredictOptions {
+  model: string;
+  json?: boolean;
+  logits?: boolean;
+  file?: string;
+  out?: string;
+  batchSize: number;
+  maxLength: number;
+}
+
+/** Adds `predict` to the program. */
+export function register(program: Command): void {
+  program
+    .command("predict")
+    .description(
+      "Classify texts with a fine-tuned model: the probability of each label (config.json's id2label) per " +
+        "text. With --file DOC.txt, split the document into sentences and write a per-sentence table " +
+        "(CSV and XLSX), the mean probability per label (printed and in a JSON summary) and a pie chart " +
+        "(PNG and SVG) beside the document, or in --out.",
+    )
+    .argument("[text...]", "the texts to classify (or give --file)")
+    .requiredOption(
+      "--model <dir|id>",
+      "model folder (e.g. written by gotune train) or Hugging Face model id",
+    )
+    .option(
+      "--json",
+      "one JSON object a line: text, probabilities (label -> p), label; with --file, the summary",
+    )
+    .option("--logits", "also give the raw logits (label -> logit)")
+    .option("--file <doc>", "a UTF-8 text document to classify sentence by sentence")
+    .option("--out <dir>", "where the document's outputs go (default: the document's folder)")
+    .option("--batch-size <n>", "texts per forward pass", positiveInt, 32)
+    .option(
+      "--max-length <n>",
+      "tokens per text, [CLS] and [SEP] included (as in training)",
+      positiveInt,
+      100,
+    )
+    .action((texts: string[], opts: PredictOptions) =>
+      runCommand(() => (opts.file !== undefined ? predictFile(texts, opts) : predictTexts(texts, opts))),
+    );
+}
+
+/** predictProba's options with a progress bar that starts at the first batch (when the total is known). */
+function withProgress(opts: PredictOptions) {
+  let bar: Progress | undefined;
+  let seen = 0;
+  return {
+    batchSize: opts.batchSize,
+    maxLength: opts.maxLength,
+    onBatch: (done: number, total: number) => {
+      bar ??= progress("predict", total);
+      bar.tick(done - seen);
+      seen = done;
+    },
+    done: () => bar?.done(),
+  };
+}
+
+const byLabel = (labels: string[], row: Float32Array) =>
+  Object.fromEntries(labels.map((l, j) => [l, row[j]!]));
+
+async function predictTexts(texts: string[], opts: PredictOptions): Promise<void> {
+  if (texts.length === 0)
+    throw new UserError("no texts to classify", {
+      hint: 'give texts (gotune predict --model DIR "a text") or --file DOC.txt',
+    });
+  if (opts.out !== undefined) throw new UserError("--out goes with --file", { hint: "give --file DOC.txt" });
+  const clf = await Classifier.load(opts.model);
+  const p = withProgress(opts);
+  const { probs, logits } = clf.predictProba(texts, p);
+  p.done();
+  const L = clf.labels.length;
+  const pred = clf.argmax(probs);
+  const row = (a: Float32Array, i: number) => a.subarray(i * L, (i + 1) * L);
+  if (opts.json) {
+    const lines = texts.map((text, i) =>
+      JSON.stringify({
+        text,
+        probabilities: byLabel(clf.labels, row(probs, i)),
+        label: clf.labels[pred[i]!],
+        ...(opts.logits ? { logits: byLabel(clf.labels, row(logits, i)) } : {}),
+      }),
+    );
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return;
+  }
+  const width = clf.labels.map((l) => Math.max(l.length, 8));
+  const short = (t: string) => (t.length > 48 ? `${t.slice(0, 47)}…` : t);
+  const textW = Math.max(4, ...texts.map((t) => short(t).length));
+  const cells = (vals: string[]) => vals.map((v, j) => v.padStart(width[j]!)).join("  ");
+  const lines = [`${"text".padEnd(textW)}  ${cells(clf.labels)}  predicted`];
+  texts.forEach((t, i) => {
+    const p = Array.from(row(probs, i), (x) => x.toFixed(4));
+    lines.push(`${short(t).padEnd(textW)}  ${cells(p)}  ${clf.labels[pred[i]!]}`);
+    if (opts.logits)
+      lines.push(`${"  logits".padEnd(textW)}  ${cells(Array.from(row(logits, i), (x) => x.toFixed(4)))}`);
+  });
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+async function predictFile(texts: string[], opts: PredictOptions): Promise<void> {
+  const doc = opts.file!;
+  if (texts.length > 0)
+    throw new UserError("give texts or --file, not both", {
+      hint: `e.g. gotune predict --model DIR --file ${doc}`,
+    });
+  if (opts.logits) throw new UserError("--logits goes with texts, not --file", { hint: "drop --logits" });
+  const clf = await Classifier.load(opts.model);
+  const p = withProgress(opts);
+  const table = await predictDocument(clf, doc, p);
+  p.done();
+  const summary = await writeDocumentOutputs(table, doc, clf.dir ?? opts.model, outputPaths(doc, opts.out));
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  const w = Math.max(...clf.labels.map((l) => l.length));
+  const lines = [`${doc}: ${table.sentences.length} sentences`, "mean probability per label:"];
+  for (const l of clf.labels) lines.push(`  ${l.padEnd(w)}  ${table.mean[l]!.toFixed(4)}`);
+  lines.push("wrote:");
+  for (const f of Object.values(summary.files as Record<string, string>)) lines.push(`  ${f}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
