@@ -271,3 +271,16 @@ test("a batch that does not fit the model is a UserError naming what is wrong", 
     (e: unknown) => e instanceof UserError && /label 3/.test(e.message),
   );
 });
+
+test("inference shares one set of layer buffers and gives the training pass's logits (dropout 0)", () => {
+  const c = tiny({ hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, num_hidden_layers: 3 });
+  const model = new BertForSequenceClassification(c, { seed: 15, numLabels: 3 });
+  const batch = batchOf(2, 5, new Rng(16), c.vocab_size, Int32Array.of(1, 2));
+  const trained = model.forward(batch, { train: true }).logits.slice();
+  const out = model.forward(batch, { train: false, outputAttentions: true });
+  assert.ok(maxDiff(out.logits, trained) < 1e-6);
+  const [a0, a1, a2] = out.attentions!;
+  assert.ok(a0 !== a1 && a1 !== a2, "each layer keeps its own attention probabilities when asked");
+  assert.ok(maxDiff(a0, a1) > 1e-4);
+  assert.throws(() => model.backward(), /train: true/);
+});

@@ -4,7 +4,7 @@
  * Heads are addressed inside [B, T, H] by strides: head h of example b is columns h*d .. h*d+d-1.
  */
 import { addon } from "../native/index.js";
-import { Buffers } from "./buffers.js";
+import { Buffers, roleOf } from "./buffers.js";
 import type { BertConfig } from "./config.js";
 import type { Ctx } from "./context.js";
 import { Dropout } from "./dropout.js";
@@ -25,7 +25,7 @@ export class Attention {
   private readonly heads: number;
   private readonly d: number;
   private readonly scale: number;
-  private readonly bufs = new Buffers();
+  private readonly bufs: Buffers;
   private q: Float32Array = new Float32Array(0);
   private k: Float32Array = new Float32Array(0);
   private v: Float32Array = new Float32Array(0);
@@ -48,11 +48,12 @@ export class Attention {
     this.heads = config.num_attention_heads;
     this.d = H / this.heads;
     this.scale = 1 / Math.sqrt(this.d);
-    this.query = new Linear(`${prefix}.self.query`, H, H);
-    this.key = new Linear(`${prefix}.self.key`, H, H);
-    this.value = new Linear(`${prefix}.self.value`, H, H);
-    this.dense = new Linear(`${prefix}.output.dense`, H, H);
-    this.norm = new LayerNorm(`${prefix}.output.LayerNorm`, H, config.layer_norm_eps);
+    this.bufs = new Buffers(roleOf(prefix), scratch);
+    this.query = new Linear(`${prefix}.self.query`, H, H, scratch);
+    this.key = new Linear(`${prefix}.self.key`, H, H, scratch);
+    this.value = new Linear(`${prefix}.self.value`, H, H, scratch);
+    this.dense = new Linear(`${prefix}.output.dense`, H, H, scratch);
+    this.norm = new LayerNorm(`${prefix}.output.LayerNorm`, H, config.layer_norm_eps, scratch);
     this.probsDropout = new Dropout(config.attention_probs_dropout_prob);
     this.hiddenDropout = new Dropout(config.hidden_dropout_prob);
   }
@@ -67,13 +68,16 @@ export class Attention {
     ];
   }
 
-  /** The attention probabilities of the last forward, [B, heads, T, T] (before dropout). */
+  /** The attention probabilities of the last forward, [B, heads, T, T] (before dropout); see `keepProbs`. */
   attentionProbs(): Float32Array {
     return this.probs;
   }
 
-  /** out [B*T, H] = LayerNorm(dropout(dense(attention(x))) + x); maskBias [B, T] is 0 or float32 min. */
-  forward(x: Float32Array, maskBias: Float32Array, ctx: Ctx): Float32Array {
+  /**
+   * out [B*T, H] = LayerNorm(dropout(dense(attention(x))) + x); maskBias [B, T] is 0 or float32 min.
+   * `keepProbs` keeps this layer's attention probabilities in its own buffer even in shared mode.
+   */
+  forward(x: Float32Array, maskBias: Float32Array, ctx: Ctx, keepProbs = false): Float32Array {
     const { B, T } = ctx,
       H = this.H,
       nh = this.heads,
@@ -83,10 +87,11 @@ export class Attention {
       a = addon();
     this.B = B;
     this.T = T;
-    this.q = this.query.forward(x, N); // [B, T, H]
-    this.k = this.key.forward(x, N); // [B, T, H]
-    this.v = this.value.forward(x, N); // [B, T, H]
-    const probs = this.bufs.get("probs", S); // [B, nh, T, T]
+    const sh = ctx.shared === true;
+    this.q = this.query.forward(x, N, 0, H, sh); // [B, T, H]
+    this.k = this.key.forward(x, N, 0, H, sh); // [B, T, H]
+    this.v = this.value.forward(x, N, 0, H, sh); // [B, T, H]
+    const probs = this.bufs.get("probs", S, sh && !keepProbs); // [B, nh, T, T]
     // scores[b, h] [T, T] = q[b, :, h] [T, d] · k[b, :, h]ᵀ [d, T]
     a.sgemmBatched(
       false,
@@ -118,7 +123,7 @@ export class Attention {
     this.probs = probs;
     const used = ctx.train && this.probsDropout.p > 0 ? this.bufs.get("probsDropped", S) : probs;
     this.probsUsed = this.probsDropout.forward(probs, used, S, ctx); // [B, nh, T, T]
-    const context = this.bufs.get("context", N * H); // [B, T, H]
+    const context = this.bufs.get("context", N * H, sh); // [B, T, H]
     // context[b, :, h] [T, d] = P[b, h] [T, T] · v[b, :, h] [T, d]
     a.sgemmBatched(
       false,
@@ -146,9 +151,9 @@ export class Attention {
       B,
       nh,
     );
-    const y = this.dense.forward(context, N); // [B, T, H]
+    const y = this.dense.forward(context, N, 0, H, sh); // [B, T, H]
     const sum = this.hiddenDropout.forward(y, y, N * H, ctx, x); // dropout(y) + x, in place
-    return this.norm.forward(sum, N);
+    return this.norm.forward(sum, N, sh);
   }
 
   /**

@@ -130,12 +130,14 @@ export class BertModel {
     checkBatch(batch, this.config);
     const B = batch.batchSize,
       T = batch.seqLen;
-    const ctx: Ctx = { B, T, train: opts.train, seeds: this.seeds };
+    // Inference keeps nothing for backward, so all layers share one set of activation buffers.
+    const ctx: Ctx = { B, T, train: opts.train, seeds: this.seeds, shared: !opts.train };
     this.ctx = ctx;
     const maskBias = this.bufs.get("maskBias", B * T); // [B, T]: 0 where attended, float32 min where masked
     for (let i = 0; i < B * T; i++) maskBias[i] = (1 - batch.attentionMask[i]) * FLOAT32_MIN;
     let h = this.embeddings.forward(batch.inputIds, batch.tokenTypeIds, ctx); // [B*T, H]
-    for (const layer of this.layers) h = layer.forward(h, maskBias, ctx);
+    const keep = opts.outputAttentions === true;
+    for (const layer of this.layers) h = layer.forward(h, maskBias, ctx, keep);
     const pooled = this.pooler?.forward(h, B, T);
     const attentions = opts.outputAttentions
       ? this.layers.map((l) => l.attention.attentionProbs())
@@ -149,7 +151,7 @@ export class BertModel {
    */
   backward(grads: { lastHidden?: Float32Array; pooled?: Float32Array }): void {
     const ctx = this.ctx;
-    if (!ctx) throw new Error("BertModel.backward() called before forward()");
+    if (!ctx?.train) throw new Error("backward() needs a forward pass with train: true first");
     const N = ctx.B * ctx.T,
       H = this.config.hidden_size;
     let d = grads.lastHidden;
@@ -165,6 +167,11 @@ export class BertModel {
     const touched = this.touchedBatch(N);
     const n = this.embeddings.backward(d, this.scratch.get("dEmb", N * H), touched);
     this.recordTouched(touched, n);
+  }
+
+  /** Throws unless the last forward was a training pass (whose activations backward needs). */
+  assertTrained(): void {
+    if (!this.ctx?.train) throw new Error("backward() needs a forward pass with train: true first");
   }
 
   private touchedBatchBuf: Int32Array = new Int32Array(0);
@@ -286,6 +293,7 @@ export class BertForSequenceClassification {
   /** Accumulates d(mean loss)/d(param) into every Param.grad (after a forward with labels). */
   backward(): void {
     if (!this.labels) throw new Error("backward() needs a forward pass with batch.labels");
+    this.bert.assertTrained();
     const B = this.B,
       H = this.config.hidden_size,
       L = this.numLabels,
@@ -361,6 +369,7 @@ export class BertForMaskedLM {
   /** Accumulates gradients; the logits buffer becomes d(loss)/d(logits) (no second [N, V] buffer). */
   backward(): void {
     if (!this.labels) throw new Error("backward() needs a forward pass with batch.labels");
+    this.bert.assertTrained();
     const N = this.N,
       H = this.config.hidden_size,
       V = this.config.vocab_size;

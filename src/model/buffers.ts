@@ -1,11 +1,22 @@
 /** Named activation buffers, reallocated only when a size changes, so steady-state calls never allocate. */
 
-/** A set of named Float32Arrays owned by one module (or shared as scratch by a whole model). */
+/**
+ * The buffers of one module. With a `pool`, a buffer asked for as shared comes from the pool under the
+ * module's role (its name with the layer index replaced by `*`), so in inference every encoder layer
+ * writes into the same buffers instead of keeping its own activations.
+ */
 export class Buffers {
   private readonly map = new Map<string, Float32Array>();
+  private readonly keys = new Map<string, string>();
+
+  constructor(
+    private readonly role = "",
+    private readonly pool?: Buffers,
+  ) {}
 
   /** The buffer `name` with exactly `n` elements; its contents are whatever the last user left. */
-  get(name: string, n: number): Float32Array {
+  get(name: string, n: number, shared = false): Float32Array {
+    if (shared && this.pool) return this.pool.get(this.key(name), n);
     let b = this.map.get(name);
     if (!b || b.length !== n) {
       b = new Float32Array(n);
@@ -14,10 +25,17 @@ export class Buffers {
     return b;
   }
 
-  /** Total elements held, for memory accounting. */
-  size(): number {
-    let s = 0;
-    for (const b of this.map.values()) s += b.length;
-    return s;
+  private key(name: string): string {
+    let k = this.keys.get(name);
+    if (k === undefined) {
+      k = `${this.role}/${name}`;
+      this.keys.set(name, k);
+    }
+    return k;
   }
+}
+
+/** A module's role: its name with the encoder layer index replaced by `*` (the same in every layer). */
+export function roleOf(name: string): string {
+  return name.replace(/\.layer\.\d+(?=\.|$)/, ".layer.*");
 }

@@ -15,10 +15,14 @@ export class SeedSource {
   }
 }
 
-/** The pass: batch shape (B examples of T tokens), training or not, where dropout seeds come from. */
+/**
+ * The pass: batch shape (B examples of T tokens), training or not, where dropout seeds come from, and
+ * whether encoder layers may share activation buffers (inference: nothing is kept for backward).
+ */
 export interface Ctx {
   B: number;
   T: number;
   train: boolean;
   seeds: SeedSource;
+  shared?: boolean;
 }

@@ -1,7 +1,7 @@
 /** BertLayer: attention block, then the feed-forward block (dense + erf GELU, dense, dropout, residual, LayerNorm). */
 import { addon } from "../native/index.js";
 import { Attention } from "./attention.js";
-import { Buffers } from "./buffers.js";
+import { Buffers, roleOf } from "./buffers.js";
 import type { BertConfig } from "./config.js";
 import type { Ctx } from "./context.js";
 import { Dropout } from "./dropout.js";
@@ -16,7 +16,7 @@ export class Layer {
   readonly output: Linear;
   readonly norm: LayerNorm;
   private readonly dropout: Dropout;
-  private readonly bufs = new Buffers();
+  private readonly bufs: Buffers;
   private readonly H: number;
   private readonly I: number;
   private inter: Float32Array = new Float32Array(0);
@@ -30,9 +30,10 @@ export class Layer {
     this.H = config.hidden_size;
     this.I = config.intermediate_size;
     this.attention = new Attention(`${prefix}.attention`, config, scratch);
-    this.intermediate = new Linear(`${prefix}.intermediate.dense`, this.H, this.I);
-    this.output = new Linear(`${prefix}.output.dense`, this.I, this.H);
-    this.norm = new LayerNorm(`${prefix}.output.LayerNorm`, this.H, config.layer_norm_eps);
+    this.bufs = new Buffers(roleOf(prefix), scratch);
+    this.intermediate = new Linear(`${prefix}.intermediate.dense`, this.H, this.I, scratch);
+    this.output = new Linear(`${prefix}.output.dense`, this.I, this.H, scratch);
+    this.norm = new LayerNorm(`${prefix}.output.LayerNorm`, this.H, config.layer_norm_eps, scratch);
     this.dropout = new Dropout(config.hidden_dropout_prob);
   }
 
@@ -45,19 +46,23 @@ export class Layer {
     ];
   }
 
-  /** out [B*T, H] from x [B*T, H] and the additive mask [B, T]. */
-  forward(x: Float32Array, maskBias: Float32Array, ctx: Ctx): Float32Array {
+  /**
+   * out [B*T, H] from x [B*T, H] and the additive mask [B, T]. With ctx.shared (inference) the buffers
+   * are common to all layers: x is last read before this layer's final LayerNorm overwrites it.
+   */
+  forward(x: Float32Array, maskBias: Float32Array, ctx: Ctx, keepProbs = false): Float32Array {
     const N = ctx.B * ctx.T,
       H = this.H,
-      I = this.I;
+      I = this.I,
+      sh = ctx.shared === true;
     this.n = N;
-    const a = this.attention.forward(x, maskBias, ctx); // [N, H]
-    this.inter = this.intermediate.forward(a, N); // [N, I], before GELU
-    const g = this.bufs.get("gelu", N * I); // [N, I]
+    const a = this.attention.forward(x, maskBias, ctx, keepProbs); // [N, H]
+    this.inter = this.intermediate.forward(a, N, 0, H, sh); // [N, I], before GELU
+    const g = this.bufs.get("gelu", N * I, sh); // [N, I]
     addon().geluForward(this.inter, g, N * I);
-    const y = this.output.forward(g, N); // [N, H]
+    const y = this.output.forward(g, N, 0, I, sh); // [N, H]
     const sum = this.dropout.forward(y, y, N * H, ctx, a); // dropout(y) + a, in place
-    return this.norm.forward(sum, N);
+    return this.norm.forward(sum, N, sh);
   }
 
   /** From dout [B*T, H]: parameter gradients, and d(loss)/d(x) [B*T, H] (a scratch buffer, returned). */

@@ -1,13 +1,13 @@
 /** LayerNorm over the hidden dimension, with the config's eps. */
 import { addon } from "../native/index.js";
-import { Buffers } from "./buffers.js";
+import { Buffers, roleOf } from "./buffers.js";
 import { makeParam, type Param } from "./param.js";
 
 /** LayerNorm(H) under `name` (`.weight` = gamma [H], `.bias` = beta [H]). */
 export class LayerNorm {
   readonly weight: Param;
   readonly bias: Param;
-  private readonly bufs = new Buffers();
+  private readonly bufs: Buffers;
   private x: Float32Array = new Float32Array(0);
   private n = 0;
 
@@ -15,7 +15,9 @@ export class LayerNorm {
     name: string,
     readonly hidden: number,
     readonly eps: number,
+    pool?: Buffers,
   ) {
+    this.bufs = new Buffers(roleOf(name), pool);
     this.weight = makeParam(`${name}.weight`, [hidden]);
     this.bias = makeParam(`${name}.bias`, [hidden]);
   }
@@ -25,11 +27,11 @@ export class LayerNorm {
   }
 
   /** out [N, H] = (x - mean) / sqrt(var + eps) * gamma + beta, per row; x [N, H] is kept for backward. */
-  forward(x: Float32Array, N: number): Float32Array {
+  forward(x: Float32Array, N: number, shared = false): Float32Array {
     const H = this.hidden;
-    const out = this.bufs.get("out", N * H);
-    const mean = this.bufs.get("mean", N),
-      rstd = this.bufs.get("rstd", N);
+    const out = this.bufs.get("out", N * H, shared);
+    const mean = this.bufs.get("mean", N, shared),
+      rstd = this.bufs.get("rstd", N, shared);
     addon().layerNormForward(x, this.weight.data, this.bias.data, out, mean, rstd, N, H, this.eps);
     this.x = x;
     this.n = N;

@@ -1,13 +1,13 @@
 /** A fully connected layer, y = x Wᵀ + b, with PyTorch's [out, in] weight layout. */
 import { addon } from "../native/index.js";
-import { Buffers } from "./buffers.js";
+import { Buffers, roleOf } from "./buffers.js";
 import { makeParam, type Param } from "./param.js";
 
 /** Linear(in, out) under the Hugging Face name prefix `name` (`.weight` [out, in], `.bias` [out]). */
 export class Linear {
   readonly weight: Param;
   readonly bias: Param;
-  private readonly bufs = new Buffers();
+  private readonly bufs: Buffers;
   private x: Float32Array = new Float32Array(0);
   private xOff = 0;
   private ldx = 0;
@@ -17,7 +17,9 @@ export class Linear {
     name: string,
     readonly inFeatures: number,
     readonly outFeatures: number,
+    pool?: Buffers,
   ) {
+    this.bufs = new Buffers(roleOf(name), pool);
     this.weight = makeParam(`${name}.weight`, [outFeatures, inFeatures]);
     this.bias = makeParam(`${name}.bias`, [outFeatures]);
   }
@@ -28,13 +30,14 @@ export class Linear {
 
   /**
    * y [N, out] = x [N, in] · Wᵀ + b. Row i of x starts at xOff + i*ldx (the pooler reads the [CLS]
-   * rows of [B, T, H] this way). x is kept by reference for backward. Returns y (owned by this layer).
+   * rows of [B, T, H] this way). x is kept by reference for backward. Returns y (owned by this layer, or
+   * by the pool when `shared`).
    */
-  forward(x: Float32Array, N: number, xOff = 0, ldx = this.inFeatures): Float32Array {
+  forward(x: Float32Array, N: number, xOff = 0, ldx = this.inFeatures, shared = false): Float32Array {
     const I = this.inFeatures,
       O = this.outFeatures,
       k = addon();
-    const y = this.bufs.get("y", N * O);
+    const y = this.bufs.get("y", N * O, shared);
     k.fillRows(y, this.bias.data, N, O); // the bias, then the product added onto it (beta 1)
     k.sgemm(false, true, N, O, I, 1, x, xOff, ldx, this.weight.data, 0, I, 1, y, 0, O);
     this.x = x;
