@@ -5,6 +5,7 @@ import { register as registerEval } from "./eval.js";
 import { register as registerFetchGo } from "./fetch-go.js";
 import { register as registerPredict } from "./predict.js";
 import { register as registerPrepare } from "./prepare.js";
+import { register as registerPretrain } from "./pretrain.js";
 import { register as registerRun } from "./run.js";
 import { register as registerTokenize } from "./tokenize.js";
 import { register as registerTrain } from "./train.js";
@@ -18,6 +19,7 @@ export function registerAll(program: Command): void {
   registerFetchGo(program);
   registerPredict(program);
   registerPrepare(program);
+  registerPretrain(program);
   registerRun(program);
   registerTokenize(program);
   registerTrain(program);

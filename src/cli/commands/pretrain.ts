@@ -1,0 +1,176 @@
+/** `gotune pretrain`: masked-language-model pre-training of a compact BERT with its own vocabulary. */
+import { type Command, InvalidArgumentError } from "commander";
+import type { BertConfig } from "../../model/config.js";
+import { pretrain } from "../../train/pretrain.js";
+import { runCommand, UserError } from "../../util/errors.js";
+
+interface Options {
+  data: string;
+  out: string;
+  obo?: string;
+  synonyms: boolean;
+  text?: string[];
+  preset: string;
+  layers?: number;
+  hidden?: number;
+  heads?: number;
+  intermediate?: number;
+  vocabSize: number;
+  minFrequency: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  warmupRatio: number;
+  weightDecay: number;
+  maxLength: number;
+  maxPositions: number;
+  mlmProbability: number;
+  seed: number;
+  packing: string;
+  groupByLength: boolean;
+  timeBudget?: number;
+  fullHead?: boolean;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1)
+    throw new InvalidArgumentError("give a whole number of at least 1.");
+  return n;
+}
+
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError("give a whole number.");
+  return n;
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("give a number above 0.");
+  return n;
+}
+
+function share(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !(n >= 0 && n < 1)) throw new InvalidArgumentError("give a number from 0 up to 1.");
+  return n;
+}
+
+/** Adds `pretrain` to the program. */
+export function register(program: Command): void {
+  program
+    .command("pretrain")
+    .description(
+      "Pre-train a compact BERT as a masked language model (15% of tokens chosen: 80% [MASK], 10% random, " +
+        "10% kept) on the unlabelled text of a prepared train split (names, definitions and synonyms; never " +
+        "a test term), with its own WordPiece vocabulary. Writes a Hugging Face folder to --out (config.json, " +
+        "model.safetensors, tokenizer files) that `gotune train --model OUT` fine-tunes, plus " +
+        "pretrain_log.jsonl, pretrain.json and figures/pretrain_loss.png",
+    )
+    .requiredOption("--data <dir>", "the folder written by `gotune prepare` (train.jsonl, stats.json)")
+    .requiredOption("--out <dir>", "the model folder to write")
+    .option(
+      "--obo <file>",
+      "the GO release for synonyms (default: the one `gotune prepare` read, from stats.json)",
+    )
+    .option("--no-synonyms", "leave synonyms out (no OBO file read)")
+    .option("--text <file...>", "more text to learn from: one text a line, or .jsonl with a `text` field")
+    .option("--preset <name>", "model size: bert-mini (4x256), bert-tiny (2x128), ...", "bert-mini")
+    .option("--layers <n>", "encoder layers (overrides the preset)", positiveInt)
+    .option("--hidden <n>", "hidden size (overrides the preset)", positiveInt)
+    .option("--heads <n>", "attention heads (overrides the preset)", positiveInt)
+    .option("--intermediate <n>", "feed-forward size (overrides the preset)", positiveInt)
+    .option(
+      "--vocab-size <n>",
+      "WordPiece vocabulary size, specials and alphabet included",
+      positiveInt,
+      8000,
+    )
+    .option("--min-frequency <n>", "never merge a pair seen fewer times", positiveInt, 2)
+    .option("--epochs <n>", "passes over the corpus (a time budget may stop sooner)", positiveInt, 3)
+    .option("--batch-size <n>", "sequences a batch", positiveInt, 32)
+    .option("--lr <x>", "AdamW's peak learning rate (linear decay to 0)", positiveNumber, 5e-4)
+    .option("--warmup-ratio <x>", "share of the steps spent warming the learning rate up", share, 0.05)
+    .option("--weight-decay <x>", "AdamW's decoupled weight decay (not on biases and LayerNorm)", share, 0.01)
+    .option("--max-length <n>", "tokens a sequence, [CLS] and [SEP] included", positiveInt, 64)
+    .option(
+      "--max-positions <n>",
+      "the model's max_position_embeddings (fine-tuning's --max-length must fit)",
+      positiveInt,
+      128,
+    )
+    .option("--mlm-probability <x>", "share of tokens chosen for prediction", share, 0.15)
+    .option(
+      "--seed <n>",
+      "seed of the vocabulary order, initialisation, shuffles and masks",
+      nonNegativeInt,
+      42,
+    )
+    .option("--packing <how>", "none: one text a sequence; pack: short texts share a sequence", "pack")
+    .option("--group-by-length", "batch sequences of similar length together (less padding)", true)
+    .option("--no-group-by-length", "plain shuffled batches")
+    .option(
+      "--time-budget <minutes>",
+      "plan the steps to fit and stop (saving) when this many minutes have passed",
+      positiveNumber,
+    )
+    .option(
+      "--full-head",
+      "run the MLM decoder at every position, not just the chosen ones (slower; for checks)",
+    )
+    .action((opts: Options) =>
+      runCommand(async () => {
+        const startedAt = performance.now();
+        if (opts.packing !== "none" && opts.packing !== "pack")
+          throw new UserError(`--packing ${opts.packing} is not a way of packing`, {
+            hint: "give none or pack",
+          });
+        const shape: Partial<BertConfig> = {};
+        if (opts.layers) shape.num_hidden_layers = opts.layers;
+        if (opts.hidden) shape.hidden_size = opts.hidden;
+        if (opts.heads) shape.num_attention_heads = opts.heads;
+        if (opts.intermediate) shape.intermediate_size = opts.intermediate;
+        const stop = new AbortController();
+        const onSignal = () => {
+          process.stderr.write("gotune: stopping after this step (the model is still saved)\n");
+          stop.abort();
+        };
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        try {
+          const s = await pretrain({
+            corpus: { dataDir: opts.data, obo: opts.synonyms ? opts.obo : null, textFiles: opts.text },
+            out: opts.out,
+            preset: opts.preset,
+            shape,
+            vocabSize: opts.vocabSize,
+            minFrequency: opts.minFrequency,
+            epochs: opts.epochs,
+            batchSize: opts.batchSize,
+            lr: opts.lr,
+            warmupRatio: opts.warmupRatio,
+            weightDecay: opts.weightDecay,
+            maxLength: opts.maxLength,
+            maxPositions: opts.maxPositions,
+            mlmProbability: opts.mlmProbability,
+            seed: opts.seed,
+            packing: opts.packing,
+            groupByLength: opts.groupByLength,
+            timeBudgetMinutes: opts.timeBudget,
+            startedAt,
+            maskedOnly: !opts.fullHead,
+            signal: stop.signal,
+          });
+          process.stdout.write(
+            `pretrain: ${s.steps.done} steps, held-out MLM loss ${s.loss.last_held_out?.toFixed(3) ?? "n/a"}, ` +
+              `model written to ${opts.out} in ${s.seconds.total.toFixed(0)} s\n`,
+          );
+        } finally {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+        }
+      }),
+    );
+}
