@@ -11,7 +11,8 @@ namespace gt {
 static int g_threads = 0;
 
 int numThreads() {
-  if (g_threads <= 0) g_threads = omp_get_num_procs();
+  // OMP_NUM_THREADS when set, else every core this process may run on.
+  if (g_threads <= 0) g_threads = omp_get_max_threads();
   return g_threads;
 }
 
