@@ -45,6 +45,9 @@ const CONFIG_KEYS: (keyof BertConfig)[] = [
   "pad_token_id",
 ];
 
+/** The transformers release whose save_pretrained format gotune writes (config.json's transformers_version). */
+export const TRANSFORMERS_VERSION = "4.46.3";
+
 /** The transformers class a parameter list belongs to, from its names. */
 export function architectureOf(params: Param[]): string {
   if (params.some((p) => p.name.startsWith("classifier."))) return "BertForSequenceClassification";
@@ -64,6 +67,7 @@ export function configJson(
   out.classifier_dropout = null;
   out.use_cache = true;
   out.torch_dtype = "float32";
+  out.transformers_version = TRANSFORMERS_VERSION;
   let id2label = config.id2label;
   if (!id2label && numLabels) {
     id2label = {};
