@@ -41,7 +41,9 @@ test("predict --json: one object a line with text, probabilities and the label",
     assert.deepEqual(Object.keys(o.probabilities), LABELS);
     const p = Object.values(o.probabilities) as number[];
     assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-6);
-    p.forEach((v, j) => assert.ok(Math.abs(v - probs[i * 3 + j]!) < 1e-6));
+    p.forEach((v, j) => {
+      assert.ok(Math.abs(v - probs[i * 3 + j]!) < 1e-6);
+    });
     assert.equal(o.label, LABELS[p.indexOf(Math.max(...p))]);
   });
 });
@@ -54,7 +56,9 @@ test("predict --json --logits adds logits whose softmax is the probabilities", (
     assert.deepEqual(Object.keys(o.logits), LABELS);
     const l = Object.values(o.logits) as number[];
     const z = l.reduce((a, b) => a + Math.exp(b), 0);
-    LABELS.forEach((k, j) => assert.ok(Math.abs(Math.exp(l[j]!) / z - o.probabilities[k]) < 1e-6));
+    LABELS.forEach((k, j) => {
+      assert.ok(Math.abs(Math.exp(l[j]!) / z - o.probabilities[k]) < 1e-6);
+    });
   }
 });
 
@@ -64,7 +68,9 @@ test("predict without --json prints a table: a header of labels, a row per text"
   const rows = r.stdout.trim().split("\n");
   assert.match(rows[0]!, /^text\s+biological_process\s+cellular_component\s+molecular_function\s+predicted$/);
   assert.equal(rows.length, 1 + 2 * TEXTS.length);
-  TEXTS.forEach((t, i) => assert.ok(rows[1 + 2 * i]!.startsWith(t)));
+  TEXTS.forEach((t, i) => {
+    assert.ok(rows[1 + 2 * i]!.startsWith(t));
+  });
   assert.match(rows[2]!, /^\s+logits\s+-?\d/);
 });
 
@@ -89,7 +95,9 @@ test("predict --file: per-sentence CSV and XLSX, the mean per aspect, a summary 
     assert.equal(row.sentence, String(i + 1));
     assert.equal(row.paragraph, String(sentences[i]!.paragraph + 1));
     assert.equal(row.text, sentences[i]!.text);
-    LABELS.forEach((l, j) => assert.ok(Math.abs(Number(row[l]) - probs[i * 3 + j]!) < 1e-5));
+    LABELS.forEach((l, j) => {
+      assert.ok(Math.abs(Number(row[l]) - probs[i * 3 + j]!) < 1e-5);
+    });
     const p = LABELS.map((l) => Number(row[l]));
     assert.equal(row.predicted, LABELS[p.indexOf(Math.max(...p))]);
   });
@@ -110,7 +118,9 @@ test("predict --file: per-sentence CSV and XLSX, the mean per aspect, a summary 
     const v = (ws.getRow(i + 2).values as unknown[]).slice(1);
     assert.equal(v[0], i + 1);
     assert.equal(v[2], row.text);
-    LABELS.forEach((l, j) => assert.equal(v[3 + j], Number(row[l])));
+    LABELS.forEach((l, j) => {
+      assert.equal(v[3 + j], Number(row[l]));
+    });
     assert.equal(v[6], row.predicted);
   });
 
