@@ -193,3 +193,21 @@ test("predict: an empty document, a non-UTF-8 one and bad arguments are one clea
   assertOneLineError(gotune(["predict", "--model", join(dir, "nowhere"), "a text"]), /no such folder/);
   assert.match(gotune(["predict", "--help"]).stdout, /Classify texts with a fine-tuned model/);
 });
+
+test("predict --model ORG/NAME reads the model from the Hugging Face cache, offline", async () => {
+  const cache = join(dir, "hub");
+  const commit = "0123456789abcdef0123456789abcdef01234567";
+  const repo = join(cache, "models--gotune--tiny-go");
+  await writeTinyModel(join(repo, "snapshots", commit));
+  await mkdir(join(repo, "refs"), { recursive: true });
+  await writeFile(join(repo, "refs", "main"), commit);
+  const env = { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: "1" };
+  const r = gotune(["predict", "--model", "gotune/tiny-go", "--json", TEXTS[0]!], env);
+  assert.equal(r.code, 0, r.stderr);
+  const local = gotune(["predict", "--model", model, "--json", TEXTS[0]!]);
+  assert.deepEqual(JSON.parse(r.stdout).probabilities, JSON.parse(local.stdout).probabilities);
+  assertOneLineError(
+    gotune(["predict", "--model", "gotune/absent", "a text"], env),
+    /model gotune\/absent is not in the Hugging Face cache/,
+  );
+});

@@ -31,7 +31,12 @@ export async function meanProbabilityPie(
   const spec = {
     $schema: SCHEMA,
     config: { ...VL_CONFIG, legend: { ...VL_CONFIG.legend, labelFontSize: 14, symbolSize: 220 } },
-    title: { text: "Mean probability per GO aspect", subtitle: caption },
+    title: {
+      text: labels.every((l) => l in ASPECT_COLORS)
+        ? "Mean probability per GO aspect"
+        : "Mean probability per label",
+      subtitle: caption,
+    },
     width: 380,
     height: 380,
     data: { values },
