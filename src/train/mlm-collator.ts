@@ -39,38 +39,35 @@ export class MlmCollator {
 
   /**
    * Masks a padded batch in place (its inputIds) and sets its labels [B*T]. Padding is recognised by the
-   * attention mask as well as by id. At least one token is chosen when any can be: a batch with nothing
-   * to predict has no loss (Hugging Face lets it through as NaN; this draws again).
+   * attention mask as well as by id. When the draw chooses nothing, one eligible token is chosen at
+   * random: a batch with nothing to predict has no loss (Hugging Face lets it through as NaN).
    */
   mask(batch: Batch, rng: Rng): Batch {
     const ids = batch.inputIds;
+    const attention = batch.attentionMask;
     const labels = new Int32Array(ids.length).fill(IGNORE);
-    const original = ids.slice();
-    let chosen = this.draw(ids, batch.attentionMask, labels, rng);
-    for (let tries = 0; chosen === 0 && tries < 100; tries++) {
-      ids.set(original);
-      labels.fill(IGNORE);
-      chosen = this.draw(ids, batch.attentionMask, labels, rng);
+    const eligible = (i: number) => !this.special[ids[i]!] && attention[i] !== 0;
+    let chosen = 0;
+    for (let i = 0; i < ids.length; i++) {
+      if (!eligible(i) || rng.next() >= this.probability) continue;
+      this.choose(ids, labels, i, rng);
+      chosen++;
+    }
+    if (chosen === 0) {
+      const candidates: number[] = [];
+      for (let i = 0; i < ids.length; i++) if (eligible(i)) candidates.push(i);
+      if (candidates.length) this.choose(ids, labels, candidates[rng.int(candidates.length)]!, rng);
     }
     batch.labels = labels;
     return batch;
   }
 
-  private draw(ids: Int32Array, attention: Int32Array, labels: Int32Array, rng: Rng): number {
-    const { maskId, vocabSize } = this.tokens;
-    const p = this.probability;
-    let chosen = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      if (this.special[id] || attention[i] === 0) continue;
-      if (rng.next() >= p) continue;
-      chosen++;
-      labels[i] = id;
-      const r = rng.next();
-      if (r < 0.8) ids[i] = maskId;
-      else if (r < 0.9) ids[i] = rng.int(vocabSize); // as HF: any id of the vocabulary
-    }
-    return chosen;
+  /** Position i becomes a prediction target: [MASK] 80% of the time, a random id 10%, itself 10%. */
+  private choose(ids: Int32Array, labels: Int32Array, i: number, rng: Rng): void {
+    labels[i] = ids[i]!;
+    const r = rng.next();
+    if (r < 0.8) ids[i] = this.tokens.maskId;
+    else if (r < 0.9) ids[i] = rng.int(this.tokens.vocabSize); // as HF: any id of the vocabulary
   }
 }
 
