@@ -6,8 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Classifier } from "../src/app/classifier.js";
+import { writeTokenizerFiles } from "../src/app/tokenizer-files.js";
+import { saveModelFolder } from "../src/hf/model-folder.js";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
-import { BertForSequenceClassification } from "../src/model/bert.js";
+import { BertForMaskedLM, BertForSequenceClassification } from "../src/model/bert.js";
 import { makeConfig } from "../src/model/config.js";
 import { Rng } from "../src/util/rng.js";
 import { assertOneLineError, CLI, gotune } from "./helpers/cli.js";
@@ -190,6 +192,62 @@ test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole c
     Array.from({ length: 100 }, (_, i) => i + 1),
   );
   assert.equal((await readdir(out)).filter((n) => n.startsWith(".")).length, 0, "no temporary folder left");
+});
+
+test("gotune train from a hub id whose snapshot is a masked-LM checkpoint: encoder loaded, head fresh", async () => {
+  const cache = join(root, "hub");
+  const snap = join(cache, "models--acme--go-mlm", "snapshots", "0123456789abcdef0123456789abcdef01234567");
+  await mkdir(join(cache, "models--acme--go-mlm", "refs"), { recursive: true });
+  await writeFile(
+    join(cache, "models--acme--go-mlm", "refs", "main"),
+    "0123456789abcdef0123456789abcdef01234567",
+  );
+  const vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ...FILLER, ...CUES.flat()];
+  const tok = BertTokenizer.fromVocab(`${vocab.join("\n")}\n`);
+  const mlm = new BertForMaskedLM(
+    makeConfig({
+      vocab_size: vocab.length,
+      hidden_size: 32,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      intermediate_size: 64,
+      max_position_embeddings: 128,
+    }),
+    { seed: 3 },
+  );
+  await saveModelFolder(snap, mlm);
+  await writeTokenizerFiles(snap, tok);
+  const out = join(root, "from-hub");
+  const r = gotune(
+    [
+      "train",
+      "--data",
+      data,
+      "--model",
+      "acme/go-mlm",
+      "--out",
+      out,
+      "--epochs",
+      "1",
+      "--lr",
+      "2e-3",
+      "--no-figures",
+    ],
+    { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: "1" },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /initialised fresh \(not in the checkpoint\): .*classifier/);
+  assert.match(r.stderr, /not used from the checkpoint: cls\.predictions/);
+  const clf = await Classifier.load(join(out, "model"));
+  assert.deepEqual(clf.labels, ASPECTS);
+  assert.equal(clf.model.config.hidden_size, 32);
+  assert.equal(clf.tokenizer.vocabSize, vocab.length);
+  // The encoder started from the checkpoint: its word embeddings moved from there, not from a new draw.
+  const start = mlm.params().find((p) => p.name === "bert.embeddings.word_embeddings.weight")!.data;
+  const end = clf.model.params().find((p) => p.name === "bert.embeddings.word_embeddings.weight")!.data;
+  let moved = 0;
+  for (let i = 0; i < start.length; i++) moved = Math.max(moved, Math.abs(start[i]! - end[i]!));
+  assert.ok(moved > 0 && moved < 0.2, `word embeddings moved by up to ${moved}`);
 });
 
 test("gotune train: bad input is one clear line", async () => {

@@ -3,7 +3,7 @@
  * per-epoch evaluation, checkpoints, OUT/model, OUT/log.jsonl and a training-curve figure out.
  */
 import { promises as fsp } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { Classifier } from "../app/classifier.js";
 import { ASPECTS, type Example, loadSplit, takeShuffled } from "../data/examples.js";
 import { computeMetrics, type Metrics } from "../eval/metrics.js";
@@ -43,8 +43,8 @@ export interface FinetuneOptions {
   evalBatchSize: number;
   saveSteps?: number;
   saveTotalLimit?: number;
-  /** A checkpoint folder, `true` for OUT's newest, `false` never; undefined: OUT's newest if any. */
-  resume?: string | boolean;
+  /** A checkpoint folder, or `true` for OUT's newest; undefined: OUT's newest if there is one. */
+  resume?: string | true;
   figures: boolean;
   signal?: AbortSignal;
   /** Where notes go (stderr in the command). */
@@ -193,7 +193,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
   let resumeFrom: string | undefined;
   if (typeof o.resume === "string") resumeFrom = o.resume;
-  else if (o.resume !== false) {
+  else {
     resumeFrom = await lastCheckpoint(o.out);
     if (o.resume === true && !resumeFrom)
       throw new UserError("no checkpoint to resume from", {
@@ -327,11 +327,16 @@ async function isDir(p: string): Promise<boolean> {
   );
 }
 
-/** Writes a folder through `write` into a temporary sibling, then swaps it in for `dir`. */
+/** Writes a folder through `write` into a hidden temporary sibling, then swaps it in for `dir`. */
 async function saveDirAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  const old = `${dir}.old-${process.pid}`;
-  await fsp.rm(tmp, { recursive: true, force: true });
+  const parent = dirname(dir);
+  const base = basename(dir);
+  // Left-overs of a run killed while saving were never complete.
+  for (const n of await fsp.readdir(parent))
+    if (n.startsWith(`.${base}.tmp-`) || n.startsWith(`.${base}.old-`))
+      await fsp.rm(join(parent, n), { recursive: true, force: true });
+  const tmp = join(parent, `.${base}.tmp-${process.pid}`);
+  const old = join(parent, `.${base}.old-${process.pid}`);
   await fsp.mkdir(tmp, { recursive: true });
   await write(tmp);
   const had = await isDir(dir);

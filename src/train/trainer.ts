@@ -164,7 +164,7 @@ export async function trainLoop<B>(
         `the checkpoint's run had ${st.total_steps} steps (${st.steps_per_epoch} an epoch, ${st.warmup_steps} warm-up), this one ${total} (${spe}, ${warmup})`,
         {
           file: opts.resumeFrom,
-          hint: "resume with the same data, batch size, epochs and warm-up, or start a new run from its model",
+          hint: "resume with the same data, batch size, epochs and warm-up, or start afresh in another output folder",
         },
       );
     await loadCheckpointWeights(opts.resumeFrom, params);

@@ -24,7 +24,7 @@ interface Options {
   evalBatchSize: string;
   saveSteps?: string;
   saveTotalLimit?: string;
-  resume?: string | boolean;
+  resume?: string | true;
   figures: boolean;
 }
 
@@ -82,9 +82,8 @@ export function register(program: Command): void {
     .option("--save-total-limit <n>", "keep only the newest N checkpoints")
     .option(
       "--resume [checkpoint]",
-      "continue from OUT's newest checkpoint, or from the one given (default: automatic)",
+      "continue from OUT's newest checkpoint (automatic when there is one), or from the one given",
     )
-    .option("--no-resume", "start afresh even when OUT holds checkpoints")
     .option("--no-figures", "skip the training-curve figure")
     .action((opts: Options) => runCommand(() => train(opts)));
 }
