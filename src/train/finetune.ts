@@ -99,7 +99,12 @@ interface Built {
 }
 
 /** A model and tokenizer from a checkpoint or a classifier folder: labels from its id2label. */
-async function fromFolder(dir: string, resumed: boolean, note: (s: string) => void): Promise<Built> {
+async function fromFolder(
+  dir: string,
+  resumed: boolean,
+  seed: number,
+  note: (s: string) => void,
+): Promise<Built> {
   const { config } = await readModelConfig(dir);
   const tokenizer = await BertTokenizer.fromFolder(dir);
   const weights = await openWeights(dir);
@@ -123,7 +128,8 @@ async function fromFolder(dir: string, resumed: boolean, note: (s: string) => vo
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
   };
-  const model = new BertForSequenceClassification(cfg, { numLabels: labels.length });
+  // The seed draws a fresh head (and anything else the checkpoint lacks), as set_seed does in transformers.
+  const model = new BertForSequenceClassification(cfg, { numLabels: labels.length, seed });
   // A resumed run gets its weights from the trainer (with the optimiser state); loading them here too
   // would only cost time.
   if (!resumed) {
@@ -208,7 +214,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
   const isPreset = o.model in BERT_PRESETS && !(await isDir(o.model));
   const built = resumeFrom
-    ? await fromFolder(resumeFrom, true, note)
+    ? await fromFolder(resumeFrom, true, o.seed, note)
     : isPreset
       ? fromPreset(
           o.model,
@@ -216,7 +222,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
           o,
           note,
         )
-      : await fromFolder(await resolveSource(o.model), false, note);
+      : await fromFolder(await resolveSource(o.model), false, o.seed, note);
   const { model, tokenizer, labels } = built;
   const configFile = join(built.source, "config.json");
   const trainLabels = mapLabels(train, labels, configFile);

@@ -207,8 +207,13 @@ export async function trainLoop<B>(
     log?.(rec);
   };
 
-  const bar = progress(opts.label ?? "train", total, ["loss", "lr", "ex/s"]);
-  if (step > 0) bar.tick(step);
+  // The bar is closed while onEpochEnd runs (an evaluation draws its own) and opened again after.
+  const openBar = () => {
+    const b = progress(opts.label ?? "train", total, ["loss", "lr", "speed"]);
+    if (step > 0) b.tick(step);
+    return b;
+  };
+  let bar = openBar();
   const recent = new Float64Array(100);
   let recentN = 0;
   let examples = 0;
@@ -250,7 +255,7 @@ export async function trainLoop<B>(
         bar.tick(1, {
           loss: meanOf(recent, recentN).toFixed(4),
           lr: lr.toExponential(2),
-          "ex/s": ((examples * 1000) / trainMs).toFixed(1),
+          speed: `${((examples * 1000) / trainMs).toFixed(1)} ex/s`,
         });
         opts.onStep?.(step, loss);
         // Lets signal handlers (Ctrl-C, SIGTERM) run between steps.
@@ -265,6 +270,7 @@ export async function trainLoop<B>(
       }
       if (i !== spe) throw new Error(`data.batches gave ${i} batches in epoch ${epoch}, not ${spe}`);
       optimizer.flush();
+      bar.done();
       const metrics = await opts.onEpochEnd?.(epoch + 1, step);
       if (metrics) {
         const rec = { type: "eval", step, epoch: epoch + 1, ...metrics };
@@ -276,6 +282,7 @@ export async function trainLoop<B>(
         interrupted = true;
         break;
       }
+      if (step < total) bar = openBar();
     }
   } finally {
     bar.done();
