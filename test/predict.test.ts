@@ -211,3 +211,20 @@ test("predict --model ORG/NAME reads the model from the Hugging Face cache, offl
     /model gotune\/absent is not in the Hugging Face cache/,
   );
 });
+
+test("predict --file: a sentence longer than an Excel cell holds is cut in the XLSX only", async () => {
+  const doc = join(dir, "long.txt");
+  const long = `the cell membrane ${"binding protein ".repeat(2600)}`.trim();
+  await writeFile(doc, long);
+  const r = gotune(["predict", "--model", model, "--file", doc]);
+  assert.equal(r.code, 0, r.stderr);
+  const csv = parseCsv(await readFile(join(dir, "long.predictions.csv"), "utf8"), { columns: true }) as {
+    text: string;
+  }[];
+  assert.equal(csv[0]!.text, long);
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(join(dir, "long.predictions.xlsx"));
+  const cell = String(wb.getWorksheet("sentences")!.getRow(2).getCell(3).value);
+  assert.equal(cell.length, 32767);
+  assert.ok(long.startsWith(cell.slice(0, -1)) && cell.endsWith("…"));
+});

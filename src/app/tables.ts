@@ -14,6 +14,8 @@ export interface SentenceTable {
   mean: Record<string, number>;
 }
 
+const XLSX_CELL_MAX = 32767;
+
 const HEADER = (labels: string[]) => ["sentence", "paragraph", "text", ...labels, "predicted"];
 
 // Six decimals keep the CSV short while staying finer than float32 noise matters here.
@@ -47,7 +49,11 @@ export async function writeXlsx(path: string, t: SentenceTable, source: string):
     ...t.labels.map((l) => ({ header: l, key: `p_${l}`, width: Math.max(12, l.length + 2) })),
     { header: "predicted", key: "predicted", width: 22 },
   ];
-  for (const r of tableRows(t).slice(1)) ws.addRow(r);
+  for (const r of tableRows(t).slice(1)) {
+    // Excel refuses cells over 32,767 characters (a "sentence" may be a paragraph without punctuation).
+    if (String(r[2]).length > XLSX_CELL_MAX) r[2] = `${String(r[2]).slice(0, XLSX_CELL_MAX - 1)}…`;
+    ws.addRow(r);
+  }
   ws.getRow(1).font = { bold: true };
   ws.getColumn("text").alignment = { wrapText: true, vertical: "top" };
   t.labels.forEach((l) => {
