@@ -36,11 +36,15 @@ function whyNoTorch(): string | undefined {
   if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
   if (canImportTorch()) return undefined;
   if (process.getuid?.() === 0) {
-    spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "python3-torch"], {
-      stdio: "ignore",
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-      timeout: 600_000,
-    });
+    const apt = (...args: string[]) =>
+      spawnSync("apt-get", args, {
+        stdio: "ignore",
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+        timeout: 900_000,
+      }).status === 0;
+    const install = () => apt("install", "-y", "-qq", "--no-install-recommends", "python3-torch");
+    // A fresh machine may have no package lists yet.
+    if (!install()) apt("update", "-qq") && install();
     if (canImportTorch()) return undefined;
   }
   return `${PYTHON} cannot import torch (run as root: apt-get install -y python3-torch)`;
