@@ -411,7 +411,8 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
     stepMs = times.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, times.length - 1);
     const reserveMs = 5000 + evalMs; // saving, the figure and the last evaluation
     const left = budgetMs - (performance.now() - start) - reserveMs;
-    const fit = Math.floor((left - EVALS * evalMs) / stepMs);
+    // A tenth spare: on a shared machine steps slow down, and a run cut short ends before its schedule does.
+    const fit = Math.floor((0.9 * left - EVALS * evalMs) / stepMs);
     if (fit < planned) planned = Math.max(1, fit);
     log(
       `time budget ${opts.timeBudgetMinutes} min: ${secs(stepMs)} s a step here, ${planned} of ${opts.epochs * perPass} steps planned ` +
