@@ -66,7 +66,7 @@ export class BertModel {
   readonly embeddings: Embeddings;
   readonly layers: Layer[];
   readonly pooler: Pooler | undefined;
-  /** Scratch buffers shared by all modules' backward passes (they run one at a time). */
+  /** Scratch shared by all modules' backward passes (they run one at a time) and by the layers in inference. */
   readonly scratch = new Buffers();
   private readonly bufs = new Buffers();
   private seeds = new SeedSource(0);
