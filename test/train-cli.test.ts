@@ -151,7 +151,18 @@ function runAndKill(args: string[], out: string, atStep: number, signal: NodeJS.
 }
 
 test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole checkpoint to the same model", async () => {
-  const args = (out: string) => ["train", ...common(), "--out", out, "--epochs", "2", "--group-by-length"];
+  // Evaluation after the last epoch only, so the first epoch's end is a bare checkpoint.
+  const args = (out: string) => [
+    "train",
+    ...common(),
+    "--out",
+    out,
+    "--epochs",
+    "2",
+    "--group-by-length",
+    "--eval-strategy",
+    "end",
+  ];
   const straight = join(root, "straight");
   const r = gotune(args(straight));
   assert.equal(r.code, 0, r.stderr);
@@ -192,6 +203,7 @@ test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole c
     Array.from({ length: 100 }, (_, i) => i + 1),
   );
   assert.equal((await readdir(out)).filter((n) => n.startsWith(".")).length, 0, "no temporary folder left");
+  assert.ok(!existsSync(join(out, "eval-epoch-1.json")) && existsSync(join(out, "eval-epoch-2.json")));
 });
 
 test("gotune train from a hub id whose snapshot is a masked-LM checkpoint: encoder loaded, head fresh", async () => {
@@ -261,6 +273,10 @@ test("gotune train: bad input is one clear line", async () => {
   assertOneLineError(
     gotune(["train", ...common(), "--out", out, "--epochs", "0"]),
     /--epochs 0 is not a whole number/,
+  );
+  assertOneLineError(
+    gotune(["train", ...common(), "--out", out, "--eval-strategy", "steps"]),
+    /--eval-strategy steps is not epoch or end/,
   );
   assertOneLineError(
     gotune(["train", "--data", data, "--model", "bert-huge", "--out", out], {

@@ -46,6 +46,8 @@ export interface FinetuneOptions {
   /** A checkpoint folder, or `true` for OUT's newest; undefined: OUT's newest if there is one. */
   resume?: string | true;
   figures: boolean;
+  /** "epoch": evaluate after each epoch (default); "end": after the last only (saves time). */
+  evalStrategy?: "epoch" | "end";
   signal?: AbortSignal;
   /** Where notes go (stderr in the command). */
   note?: (line: string) => void;
@@ -62,6 +64,23 @@ export interface FinetuneResult {
   modelDir?: string;
   resumedFrom?: string;
 }
+
+/** Hugging Face Trainer's defaults (and gotune's for the rest): spread them under a caller's choices. */
+export const FINETUNE_DEFAULTS = {
+  epochs: 3,
+  lr: 5e-5,
+  batchSize: 8,
+  maxLength: 100,
+  warmupRatio: 0,
+  weightDecay: 0,
+  maxGradNorm: 1,
+  seed: 42,
+  groupByLength: false,
+  vocabSize: 8000,
+  evalBatchSize: 32,
+  figures: true,
+  evalStrategy: "epoch",
+} satisfies Partial<FinetuneOptions>;
 
 const isGeneric = (labels: string[]) => labels.every((l, i) => l === `LABEL_${i}`);
 
@@ -247,6 +266,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   let metrics: Metrics | undefined;
 
   const evaluate = async (epoch: number, step: number) => {
+    if (o.evalStrategy === "end" && epoch < o.epochs) return undefined;
     const t0 = performance.now();
     const bar = progress(`eval epoch ${epoch}`, evalTexts.length);
     let shown = 0;

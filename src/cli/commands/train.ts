@@ -1,7 +1,7 @@
 /** `gotune train`: fine-tune a BERT classifier on a GO split, with Hugging Face Trainer's defaults. */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { finetune } from "../../train/finetune.js";
+import { FINETUNE_DEFAULTS as D, finetune } from "../../train/finetune.js";
 import { runCommand, UserError } from "../../util/errors.js";
 
 interface Options {
@@ -26,6 +26,7 @@ interface Options {
   saveTotalLimit?: string;
   resume?: string | true;
   figures: boolean;
+  evalStrategy: string;
 }
 
 function whole(flag: string, v: string, min: number): number {
@@ -44,6 +45,12 @@ function real(flag: string, v: string, min: number, max = Number.POSITIVE_INFINI
   return n;
 }
 
+function strategy(v: string): "epoch" | "end" {
+  if (v !== "epoch" && v !== "end")
+    throw new UserError(`--eval-strategy ${v} is not epoch or end`, { hint: "e.g. --eval-strategy end" });
+  return v;
+}
+
 /** Adds the train command. */
 export function register(program: Command): void {
   program
@@ -60,24 +67,25 @@ export function register(program: Command): void {
     .requiredOption("--data <dir>", "folder with train.jsonl and test.jsonl (gotune prepare)")
     .requiredOption("--model <model>", "model folder, Hugging Face id, or preset (bert-mini, bert-tiny, ...)")
     .requiredOption("--out <dir>", "folder for checkpoints, logs, evaluations and the final model")
-    .option("--epochs <n>", "training epochs", "3")
-    .option("--lr <x>", "peak learning rate", "5e-5")
-    .option("--batch-size <n>", "examples a step", "8")
-    .option(
-      "--max-length <n>",
-      "tokens a text at most, [CLS] and [SEP] included (longer ones truncated)",
-      "100",
-    )
-    .option("--warmup-ratio <x>", "fraction of the steps for linear warm-up", "0")
+    .option("--epochs <n>", "training epochs", String(D.epochs))
+    .option("--lr <x>", "peak learning rate", D.lr.toExponential())
+    .option("--batch-size <n>", "examples a step", String(D.batchSize))
+    .option("--max-length <n>", "tokens a text at most, [CLS] and [SEP] included", String(D.maxLength))
+    .option("--warmup-ratio <x>", "fraction of the steps for linear warm-up", String(D.warmupRatio))
     .option("--warmup-steps <n>", "warm-up steps (overrides --warmup-ratio)")
-    .option("--weight-decay <x>", "AdamW weight decay (biases and LayerNorm weights exempt)", "0")
-    .option("--max-grad-norm <x>", "clip the global gradient norm to this (0: no clipping)", "1.0")
-    .option("--seed <n>", "seed of the shuffles, the initialisation and dropout", "42")
+    .option("--weight-decay <x>", "AdamW weight decay (biases, LayerNorm exempt)", String(D.weightDecay))
+    .option("--max-grad-norm <x>", "clip the global gradient norm (0: no clipping)", String(D.maxGradNorm))
+    .option("--seed <n>", "seed of the shuffles, the initialisation and dropout", String(D.seed))
     .option("--group-by-length", "batch texts of similar length together (less padding, faster)", false)
     .option("--train-limit <n>", "train on this many examples of a seeded shuffle (the study: 2000)")
     .option("--eval-limit <n>", "evaluate on this many examples of a seeded shuffle (the study: 1000)")
-    .option("--vocab-size <n>", "vocabulary size of the tokenizer trained for a preset", "8000")
-    .option("--eval-batch-size <n>", "texts a forward pass when evaluating", "32")
+    .option("--vocab-size <n>", "vocabulary size of the tokenizer trained for a preset", String(D.vocabSize))
+    .option("--eval-batch-size <n>", "texts a forward pass when evaluating", String(D.evalBatchSize))
+    .option(
+      "--eval-strategy <when>",
+      "evaluate after each epoch (epoch) or the last only (end)",
+      D.evalStrategy,
+    )
     .option("--save-steps <n>", "also checkpoint every N steps (each epoch's end always)")
     .option("--save-total-limit <n>", "keep only the newest N checkpoints")
     .option(
@@ -124,6 +132,7 @@ async function train(opts: Options): Promise<void> {
         opts.saveTotalLimit === undefined ? undefined : whole("--save-total-limit", opts.saveTotalLimit, 1),
       resume: opts.resume,
       figures: opts.figures,
+      evalStrategy: strategy(opts.evalStrategy),
       signal: ctl.signal,
       note: log,
     });
