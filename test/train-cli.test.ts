@@ -314,5 +314,14 @@ test("gotune train: bad input is one clear line", async () => {
     gotune(["train", "--data", data, "--model", other, "--out", out]),
     /config\.json: the data has label \w+ but the model's classifier knows only positive, negative/,
   );
+  // A model folder without its tokenizer files.
+  const noTokenizer = join(root, "no-tokenizer");
+  await mkdir(noTokenizer, { recursive: true });
+  for (const f of ["config.json", "model.safetensors"])
+    await writeFile(join(noTokenizer, f), await readFile(join(other, f)));
+  assertOneLineError(
+    gotune(["train", "--data", data, "--model", noTokenizer, "--out", out]),
+    /no-tokenizer: no tokenizer files/,
+  );
   assert.ok(!existsSync(join(out, "model")));
 });
