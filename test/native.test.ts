@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { copyFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { adamwUpdate, addon, getThreads, scaleInPlace, setThreads, sumSquares } from "../src/native/index.js";
 import { Rng } from "../src/util/rng.js";
 
@@ -508,4 +512,25 @@ test("sumSquares, scaleInPlace and the thread count", () => {
   setThreads(2);
   assert.equal(getThreads(), 2);
   assert.throws(() => setThreads(0), RangeError);
+});
+
+test("a checkout without the built addon gets one line saying to run scripts/setup.sh", async () => {
+  // A copy of the loader in a fresh tree (binding.gyp but no build/) must fail cleanly on first use.
+  const dist = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const root = await mkdtemp(join(tmpdir(), "gotune-noaddon-"));
+  await writeFile(join(root, "binding.gyp"), "{}");
+  await writeFile(join(root, "package.json"), '{"type":"module"}');
+  for (const f of ["src/native/index.js", "src/util/errors.js"]) {
+    await mkdir(dirname(join(root, f)), { recursive: true });
+    await copyFile(join(dist, f), join(root, f));
+  }
+  const loader = (await import(join(root, "src/native/index.js"))) as typeof import("../src/native/index.js");
+  const errors = (await import(join(root, "src/util/errors.js"))) as typeof import("../src/util/errors.js");
+  assert.throws(
+    () => loader.getThreads(),
+    (e: unknown) =>
+      e instanceof errors.UserError &&
+      /native addon is not built/.test(e.message) &&
+      /run scripts\/setup.sh/.test(e.toLine()),
+  );
 });
