@@ -23,10 +23,13 @@ export function smoothLoss(losses: readonly number[]): number[] {
   return out;
 }
 
-/** The figure from the log's train records (step, loss) and eval records (epoch, accuracy, macro_f1). */
+/**
+ * The figure from the log's train records (step, loss) and eval records (epoch, accuracy, macro_f1 and
+ * the step it came at, drawn as a dashed rule on the loss panel).
+ */
 export async function trainingCurve(
   steps: readonly { step: number; loss: number }[],
-  evals: readonly { epoch: number; accuracy: number; macro_f1: number }[],
+  evals: readonly { epoch: number; step?: number; accuracy: number; macro_f1: number }[],
 ): Promise<Figure> {
   const smooth = smoothLoss(steps.map((s) => s.loss));
   const every = Math.max(1, Math.ceil(steps.length / MAX_POINTS));
@@ -57,19 +60,29 @@ export async function trainingCurve(
         width: 480,
         height: 320,
         title: "training loss",
-        data: { values: lossValues },
-        mark: { type: "line", clip: true },
-        encoding: {
-          x: { field: "step", type: "quantitative", title: "optimiser step" },
-          y: { field: "loss", type: "quantitative", title: "cross-entropy loss", scale: { zero: true } },
-          color: {
-            field: "series",
-            type: "nominal",
-            scale: { domain: ["per step", "smoothed"], range: ["#c6dbef", "#08519c"] },
-            legend: { title: null, orient: "top-right" },
+        layer: [
+          {
+            data: { values: lossValues },
+            mark: { type: "line", clip: true },
+            encoding: {
+              x: { field: "step", type: "quantitative", title: "optimiser step" },
+              y: { field: "loss", type: "quantitative", title: "cross-entropy loss", scale: { zero: true } },
+              color: {
+                field: "series",
+                type: "nominal",
+                scale: { domain: ["per step", "smoothed"], range: ["#c6dbef", "#08519c"] },
+                legend: { title: null, orient: "top-right" },
+              },
+              strokeWidth: { condition: { test: "datum.series === 'smoothed'", value: 2.5 }, value: 1 },
+            },
           },
-          strokeWidth: { condition: { test: "datum.series === 'smoothed'", value: 2.5 }, value: 1 },
-        },
+          {
+            // Where each epoch ended and was evaluated.
+            data: { values: evals.filter((e) => e.step !== undefined).map((e) => ({ step: e.step })) },
+            mark: { type: "rule", strokeDash: [4, 4], color: "#888" },
+            encoding: { x: { field: "step", type: "quantitative" } },
+          },
+        ],
       },
       {
         width: 320,

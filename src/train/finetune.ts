@@ -375,13 +375,14 @@ async function saveDirAtomic(dir: string, write: (tmp: string) => Promise<void>)
 async function writeCurve(out: string): Promise<void> {
   const text = await fsp.readFile(join(out, "log.jsonl"), "utf8").catch(() => "");
   const steps: { step: number; loss: number }[] = [];
-  const evals: { epoch: number; accuracy: number; macro_f1: number }[] = [];
+  const evals: { epoch: number; step: number; accuracy: number; macro_f1: number }[] = [];
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     try {
       const r = JSON.parse(line);
       if (r.type === "train") steps.push({ step: r.step, loss: r.loss });
-      else if (r.type === "eval") evals.push({ epoch: r.epoch, accuracy: r.accuracy, macro_f1: r.macro_f1 });
+      else if (r.type === "eval")
+        evals.push({ epoch: r.epoch, step: r.step, accuracy: r.accuracy, macro_f1: r.macro_f1 });
     } catch {
       // a line cut short by a kill
     }
