@@ -236,6 +236,25 @@ export interface PretrainOptions {
   log?: (line: string) => void;
 }
 
+/** The defaults of `gotune pretrain` (and of `gotune run`'s pre-training): everything but data and out. */
+export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, "corpus" | "out"> = {
+  preset: "bert-mini",
+  shape: {},
+  vocabSize: 8000,
+  minFrequency: 2,
+  epochs: 3,
+  batchSize: 32,
+  lr: 5e-4,
+  warmupRatio: 0.05,
+  weightDecay: 0.01,
+  maxLength: 64,
+  maxPositions: 128,
+  mlmProbability: 0.15,
+  seed: 42,
+  packing: "pack",
+  groupByLength: true,
+};
+
 /** What a run did, as written to OUT/pretrain.json. */
 export interface PretrainSummary {
   corpus: Corpus["counts"];
@@ -576,7 +595,12 @@ async function lossFigure(
     encoding: {
       x: { field: "step", type: "quantitative", title: "optimiser step" },
       y: { field: "loss", type: "quantitative", title: "MLM loss (nats)", scale: { zero: false } },
-      color: { field: "series", type: "nominal", title: null, legend: { orient: "top-right" } },
+      color: {
+        field: "series",
+        type: "nominal",
+        title: null,
+        legend: { orient: "top-right", labelLimit: 400 },
+      },
     },
   };
   return vegaLiteFigure("pretrain_loss", spec);

@@ -1,7 +1,7 @@
 /** `gotune pretrain`: masked-language-model pre-training of a compact BERT with its own vocabulary. */
 import { type Command, InvalidArgumentError } from "commander";
 import type { BertConfig } from "../../model/config.js";
-import { pretrain } from "../../train/pretrain.js";
+import { PRETRAIN_DEFAULTS as D, pretrain } from "../../train/pretrain.js";
 import { runCommand, UserError } from "../../util/errors.js";
 
 interface Options {
@@ -77,7 +77,7 @@ export function register(program: Command): void {
     )
     .option("--no-synonyms", "leave synonyms out (no OBO file read)")
     .option("--text <file...>", "more text to learn from: one text a line, or .jsonl with a `text` field")
-    .option("--preset <name>", "model size: bert-mini (4x256), bert-tiny (2x128), ...", "bert-mini")
+    .option("--preset <name>", "model size: bert-mini (4x256), bert-tiny (2x128), ...", D.preset)
     .option("--layers <n>", "encoder layers (overrides the preset)", positiveInt)
     .option("--hidden <n>", "hidden size (overrides the preset)", positiveInt)
     .option("--heads <n>", "attention heads (overrides the preset)", positiveInt)
@@ -86,30 +86,40 @@ export function register(program: Command): void {
       "--vocab-size <n>",
       "WordPiece vocabulary size, specials and alphabet included",
       positiveInt,
-      8000,
+      D.vocabSize,
     )
-    .option("--min-frequency <n>", "never merge a pair seen fewer times", positiveInt, 2)
-    .option("--epochs <n>", "passes over the corpus (a time budget may stop sooner)", positiveInt, 3)
-    .option("--batch-size <n>", "sequences a batch", positiveInt, 32)
-    .option("--lr <x>", "AdamW's peak learning rate (linear decay to 0)", positiveNumber, 5e-4)
-    .option("--warmup-ratio <x>", "share of the steps spent warming the learning rate up", share, 0.05)
-    .option("--weight-decay <x>", "AdamW's decoupled weight decay (not on biases and LayerNorm)", share, 0.01)
-    .option("--max-length <n>", "tokens a sequence, [CLS] and [SEP] included", positiveInt, 64)
+    .option("--min-frequency <n>", "never merge a pair seen fewer times", positiveInt, D.minFrequency)
+    .option("--epochs <n>", "passes over the corpus (a time budget may stop sooner)", positiveInt, D.epochs)
+    .option("--batch-size <n>", "sequences a batch", positiveInt, D.batchSize)
+    .option("--lr <x>", "AdamW's peak learning rate (linear decay to 0)", positiveNumber, D.lr)
+    .option(
+      "--warmup-ratio <x>",
+      "share of the steps spent warming the learning rate up",
+      share,
+      D.warmupRatio,
+    )
+    .option(
+      "--weight-decay <x>",
+      "AdamW's decoupled weight decay (not on biases and LayerNorm)",
+      share,
+      D.weightDecay,
+    )
+    .option("--max-length <n>", "tokens a sequence, [CLS] and [SEP] included", positiveInt, D.maxLength)
     .option(
       "--max-positions <n>",
       "the model's max_position_embeddings (fine-tuning's --max-length must fit)",
       positiveInt,
-      128,
+      D.maxPositions,
     )
-    .option("--mlm-probability <x>", "share of tokens chosen for prediction", share, 0.15)
+    .option("--mlm-probability <x>", "share of tokens chosen for prediction", share, D.mlmProbability)
     .option(
       "--seed <n>",
       "seed of the vocabulary order, initialisation, shuffles and masks",
       nonNegativeInt,
       42,
     )
-    .option("--packing <how>", "none: one text a sequence; pack: short texts share a sequence", "pack")
-    .option("--group-by-length", "batch sequences of similar length together (less padding)", true)
+    .option("--packing <how>", "none: one text a sequence; pack: short texts share a sequence", D.packing)
+    .option("--group-by-length", "batch sequences of similar length together (less padding)", D.groupByLength)
     .option("--no-group-by-length", "plain shuffled batches")
     .option(
       "--time-budget <minutes>",
