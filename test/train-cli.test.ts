@@ -286,7 +286,7 @@ test("gotune train: bad input is one clear line", async () => {
       HF_HUB_OFFLINE: "1",
       HF_HUB_CACHE: empty,
     }),
-    /bert-huge is not a model folder, a size preset \(.*bert-tiny.*\)/,
+    /bert-huge is not a model folder or a size preset \(.*bert-tiny.*\), and as a hub id: .*HF_HUB_OFFLINE/,
   );
   // A model folder without weights.
   const noWeights = join(root, "no-weights");

@@ -188,7 +188,7 @@ async function resolveSource(model: string): Promise<string> {
   } catch (err) {
     if (err instanceof UserError && !model.includes("/"))
       throw new UserError(
-        `${model} is not a model folder, a size preset (${Object.keys(BERT_PRESETS).join(", ")}) or a model the hub cache holds`,
+        `${model} is not a model folder or a size preset (${Object.keys(BERT_PRESETS).join(", ")}), and as a hub id: ${err.message}`,
         { hint: "give a folder, a preset or a Hugging Face id ORG/NAME" },
       );
     throw err;
@@ -231,7 +231,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     note(`train: resuming from ${resumeFrom} (step ${st.global_step} of ${st.total_steps})`);
   }
 
-  const isPreset = o.model in BERT_PRESETS && !(await isDir(o.model));
+  const isPreset = Object.hasOwn(BERT_PRESETS, o.model) && !(await isDir(o.model));
   const built = resumeFrom
     ? await fromFolder(resumeFrom, true, o.seed, note)
     : isPreset
