@@ -145,6 +145,33 @@ test("a time budget plans fewer steps and still saves the model", async () => {
   assert.ok(existsSync(join(out, "tokenizer.json")));
 });
 
+test("--max-steps ends the run (and its schedule) early", async () => {
+  const out = join(dir, "steps");
+  const r = gotune([
+    "pretrain",
+    "--data",
+    data,
+    "--out",
+    out,
+    ...TINY,
+    ...SHORT,
+    "--epochs",
+    "5",
+    "--max-steps",
+    "3",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(await readFile(join(out, "pretrain.json"), "utf8"));
+  assert.equal(summary.steps.planned, 3);
+  assert.equal(summary.steps.done, 3);
+  const lrs = (await readFile(join(out, "pretrain_log.jsonl"), "utf8"))
+    .split("\n")
+    .filter((l) => l.startsWith('{"type":"train"'))
+    .map((l) => JSON.parse(l).lr);
+  assert.equal(lrs.length, 3);
+  assert.ok(lrs[2] < lrs[1], `the learning rate decays over the 3 steps: ${lrs}`);
+});
+
 test("bad input: one line and a non-zero exit, nothing written", async () => {
   const out = join(dir, "never");
   const empty = join(dir, "empty");

@@ -227,6 +227,8 @@ export interface PretrainOptions {
   groupByLength: boolean;
   /** Stop (and save) when this many minutes have passed since `startedAt`. */
   timeBudgetMinutes?: number;
+  /** At most this many optimiser steps (the schedule then ends there). */
+  maxSteps?: number;
   /** performance.now() when the command started (the budget counts from it); now by default. */
   startedAt?: number;
   /** Decode only the chosen positions (default true); false runs BertForMaskedLM's full head. */
@@ -413,7 +415,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
   const evalMs = performance.now() - e0;
 
   // With a budget, time a few steps (no update) and plan the steps that fit, so the schedule ends at 0.
-  let planned = opts.epochs * perPass;
+  let planned = Math.min(opts.epochs * perPass, opts.maxSteps ?? Number.POSITIVE_INFINITY);
   const budgetMs = opts.timeBudgetMinutes === undefined ? undefined : opts.timeBudgetMinutes * 60_000;
   let stepMs = 0;
   if (budgetMs !== undefined) {
@@ -514,6 +516,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
       packing: opts.packing,
       group_by_length: opts.groupByLength,
       time_budget_minutes: opts.timeBudgetMinutes ?? null,
+      max_steps: opts.maxSteps ?? null,
       masked_only_head: opts.maskedOnly ?? true,
     },
     loss: {

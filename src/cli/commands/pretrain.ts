@@ -29,6 +29,7 @@ interface Options {
   packing: string;
   groupByLength: boolean;
   timeBudget?: number;
+  maxSteps?: number;
   fullHead?: boolean;
 }
 
@@ -126,6 +127,7 @@ export function register(program: Command): void {
       "plan the steps to fit and stop (saving) when this many minutes have passed",
       positiveNumber,
     )
+    .option("--max-steps <n>", "at most this many steps (the learning rate still decays to 0)", positiveInt)
     .option(
       "--full-head",
       "run the MLM decoder at every position, not just the chosen ones (slower; for checks)",
@@ -169,6 +171,7 @@ export function register(program: Command): void {
             packing: opts.packing,
             groupByLength: opts.groupByLength,
             timeBudgetMinutes: opts.timeBudget,
+            maxSteps: opts.maxSteps,
             startedAt,
             maskedOnly: !opts.fullHead,
             signal: stop.signal,
