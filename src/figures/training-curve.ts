@@ -65,7 +65,7 @@ export async function trainingCurve(
             data: { values: lossValues },
             mark: { type: "line", clip: true },
             encoding: {
-              x: { field: "step", type: "quantitative", title: "optimiser step" },
+              x: { field: "step", type: "quantitative", title: "optimiser step", scale: { nice: false } },
               y: { field: "loss", type: "quantitative", title: "cross-entropy loss", scale: { zero: true } },
               color: {
                 field: "series",
