@@ -264,3 +264,27 @@ test("a half-written checkpoint is never taken; a mismatched resume is one clear
     await rm(out, { recursive: true, force: true });
   }
 });
+
+test("saveSteps adds checkpoints inside epochs; totalLimit keeps the newest", async () => {
+  const out = await tmp();
+  try {
+    const s = setup(40); // 5 batches an epoch
+    const r = await trainLoop(s.task, s.data, {
+      epochs: 3,
+      lr: 1e-3,
+      seed: 1,
+      checkpoint: { dir: out, save: s.save, saveSteps: 2, totalLimit: 3 },
+    });
+    assert.match(r.lastCheckpoint!, /checkpoint-15$/);
+    // Saved at 2, 4, 5 (epoch end), 6, 8, 10, 12, 14, 15; the newest three are kept.
+    assert.deepEqual(
+      (await listCheckpoints(out)).map((c) => c.step),
+      [12, 14, 15],
+    );
+    const st = await readTrainerState(join(out, "checkpoint-12"));
+    assert.equal(st.global_step, 12);
+    assert.equal(st.epoch, 12 / 5);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
