@@ -8,6 +8,7 @@ import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { writeTokenizerFiles } from "../app/tokenizer-files.js";
 import { buildCorpus, type Corpus, type CorpusOptions, corpusSummary } from "../data/corpus.js";
+import { ensureWritableDir } from "../data/prepare.js";
 import { type Figure, VL_CONFIG, vegaLiteFigure } from "../figures/render.js";
 import { saveModelFolder } from "../hf/model-folder.js";
 import { BERT_SPECIALS, BertTokenizer, bertTokenizerJson } from "../hf/tokenizer.js";
@@ -22,6 +23,7 @@ import { writeFileAtomic } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { collate, epochSeed, lengthGroupedIndices, shuffledIndices } from "./batching.js";
+import { listCheckpoints } from "./checkpoint.js";
 import {
   buildSequences,
   IGNORE,
@@ -229,6 +231,8 @@ export interface PretrainOptions {
   timeBudgetMinutes?: number;
   /** At most this many optimiser steps (the schedule then ends there). */
   maxSteps?: number;
+  /** Also checkpoint every this many steps (OUT/checkpoints; a signal or the end always writes one). */
+  saveSteps?: number;
   /** performance.now() when the command started (the budget counts from it); now by default. */
   startedAt?: number;
   /** Decode only the chosen positions (default true); false runs BertForMaskedLM's full head. */
@@ -328,7 +332,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
   const log = opts.log ?? ((l: string) => process.stderr.write(`gotune: ${l}\n`));
   const secs = (ms: number) => (ms / 1000).toFixed(1);
   checkOptions(opts);
-  await fsp.mkdir(opts.out, { recursive: true });
+  await ensureWritableDir(opts.out);
 
   const corpus = await buildCorpus(opts.corpus);
   log(corpusSummary(corpus.counts));
@@ -408,17 +412,53 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
   );
   const prepMs = performance.now() - start;
 
-  // The held-out loss before any training: the curve's start, and the cost of one evaluation.
+  // An interrupted run of the same command left a checkpoint: continue it, with the plan it made.
+  const ckDir = join(opts.out, "checkpoints");
+  const planFile = join(ckDir, "plan.json");
+  const logFile = join(opts.out, "pretrain_log.jsonl");
+  const runKey = {
+    texts: corpus.counts.texts,
+    characters: corpus.counts.characters,
+    vocab_size: tok.vocabSize,
+    sequences: seqs.length,
+    config: { ...config },
+    ...Object.fromEntries(
+      (
+        ["epochs", "batchSize", "lr", "warmupRatio", "weightDecay", "maxLength", "seed", "packing"] as const
+      ).map((k) => [k, opts[k]]),
+    ),
+    groupByLength: opts.groupByLength,
+    mlmProbability: opts.mlmProbability,
+    maxSteps: opts.maxSteps ?? null,
+  };
+  const resume = (await listCheckpoints(ckDir)).pop();
   const curve: { step: number; loss: number }[] = [];
-  const e0 = performance.now();
-  if (heldBatches.length) curve.push({ step: 0, loss: heldOutLoss(task, heldBatches) });
-  const evalMs = performance.now() - e0;
-
-  // With a budget, time a few steps (no update) and plan the steps that fit, so the schedule ends at 0.
   let planned = Math.min(opts.epochs * perPass, opts.maxSteps ?? Number.POSITIVE_INFINITY);
   const budgetMs = opts.timeBudgetMinutes === undefined ? undefined : opts.timeBudgetMinutes * 60_000;
+  let evalMs = 0;
+  if (resume) {
+    const saved = await fsp.readFile(planFile, "utf8").then(
+      (t) => JSON.parse(t) as { key: unknown; planned: number },
+      () => undefined,
+    );
+    if (!saved || JSON.stringify(saved.key) !== JSON.stringify(runKey))
+      throw new UserError("this folder holds an interrupted pre-training run with other data or options", {
+        file: ckDir,
+        hint: "run the same command again to resume it, or remove that folder to start afresh",
+      });
+    planned = saved.planned;
+    curve.push(...(await heldOutRecords(logFile, resume.step)));
+    log(`resuming from ${resume.dir} (step ${resume.step} of ${planned})`);
+  } else {
+    // The held-out loss before any training: the curve's start, and the cost of one evaluation.
+    const e0 = performance.now();
+    if (heldBatches.length) curve.push({ step: 0, loss: heldOutLoss(task, heldBatches) });
+    evalMs = performance.now() - e0;
+  }
+
+  // With a budget, time a few steps (no update) and plan the steps that fit, so the schedule ends at 0.
   let stepMs = 0;
-  if (budgetMs !== undefined) {
+  if (budgetMs !== undefined && !resume) {
     const probes = [0, 0.2, 0.4, 0.6, 0.8].map((f) => Math.floor(f * perPass));
     const times: number[] = [];
     for (const k of probes) {
@@ -440,16 +480,17 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
         `(${(planned / perPass).toFixed(2)} passes)`,
     );
   }
+  if (!resume) await writeFileAtomic(planFile, `${JSON.stringify({ key: runKey, planned }, null, 2)}\n`);
   const fullEpochs = planned === opts.epochs * perPass;
   const data = new MlmData(seqs, collator, dataOpts, fullEpochs ? perPass : planned);
 
   const evalEvery = Math.max(1, Math.round(planned / EVALS));
   const stop = new AbortController();
-  opts.signal?.addEventListener("abort", () => stop.abort());
+  if (opts.signal?.aborted) stop.abort();
+  else opts.signal?.addEventListener("abort", () => stop.abort());
   let byBudget = false;
   let last = performance.now();
   const trainStart = last;
-  const logFile = join(opts.out, "pretrain_log.jsonl");
   const result = await trainLoop(task, data, {
     epochs: fullEpochs ? opts.epochs : 1,
     lr: opts.lr,
@@ -460,6 +501,16 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
     logFile,
     label: "pretrain",
     signal: stop.signal,
+    resumeFrom: resume?.dir,
+    checkpoint: {
+      dir: ckDir,
+      totalLimit: 1,
+      saveSteps: opts.saveSteps,
+      save: async (dir) => {
+        await saveModelFolder(dir, model);
+        await writeTokenizerFiles(dir, tok);
+      },
+    },
     onStep(step) {
       if (heldBatches.length && (step % evalEvery === 0 || step === planned))
         curve.push({ step, loss: heldOutLoss(task, heldBatches) });
@@ -490,6 +541,10 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
 
   await saveModelFolder(opts.out, model);
   await writeTokenizerFiles(opts.out, tok);
+  // A finished run (or one its budget ended) needs no checkpoint; one stopped by a signal keeps it to resume.
+  const resumable = result.interrupted && !byBudget;
+  if (resumable) log(`run the same command again to resume from step ${result.globalStep}`);
+  else await fsp.rm(ckDir, { recursive: true, force: true });
   const summary: PretrainSummary = {
     corpus: corpus.counts,
     vocab_size: tok.vocabSize,
@@ -541,9 +596,30 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
   return summary;
 }
 
+/** The held-out losses an earlier, interrupted session logged, up to the checkpoint it resumes from. */
+async function heldOutRecords(logFile: string, upTo: number): Promise<{ step: number; loss: number }[]> {
+  const out: { step: number; loss: number }[] = [];
+  for (const l of (await fsp.readFile(logFile, "utf8").catch(() => "")).split("\n")) {
+    if (!l.startsWith('{"type":"eval"')) continue;
+    try {
+      const r = JSON.parse(l) as { step: number; held_out_mlm_loss: number };
+      if (r.step <= upTo && Number.isFinite(r.held_out_mlm_loss))
+        out.push({ step: r.step, loss: r.held_out_mlm_loss });
+    } catch {
+      // a line cut short by a kill
+    }
+  }
+  return out;
+}
+
 /** Puts the corpus and vocabulary first in the trainer's JSONL log and the held-out curve and summary last. */
 async function finishLog(path: string, s: PretrainSummary): Promise<void> {
-  const steps = await fsp.readFile(path, "utf8").catch(() => "");
+  // The trainer's lines; held-out records an interrupted session left are rewritten below with the rest.
+  const steps = (await fsp.readFile(path, "utf8").catch(() => ""))
+    .split("\n")
+    .filter((l) => l !== "" && !l.startsWith('{"type":"eval"'))
+    .map((l) => `${l}\n`)
+    .join("");
   const line = (r: unknown) => `${JSON.stringify(r)}\n`;
   const head =
     line({ type: "corpus", ...s.corpus }) +

@@ -30,6 +30,7 @@ interface Options {
   groupByLength: boolean;
   timeBudget?: number;
   maxSteps?: number;
+  saveSteps?: number;
   fullHead?: boolean;
 }
 
@@ -129,6 +130,11 @@ export function register(program: Command): void {
     )
     .option("--max-steps <n>", "at most this many steps (the learning rate still decays to 0)", positiveInt)
     .option(
+      "--save-steps <n>",
+      "also checkpoint every N steps into OUT/checkpoints (Ctrl-C always does); the same command resumes",
+      positiveInt,
+    )
+    .option(
       "--full-head",
       "run the MLM decoder at every position, not just the chosen ones (slower; for checks)",
     )
@@ -172,6 +178,7 @@ export function register(program: Command): void {
             groupByLength: opts.groupByLength,
             timeBudgetMinutes: opts.timeBudget,
             maxSteps: opts.maxSteps,
+            saveSteps: opts.saveSteps,
             startedAt,
             maskedOnly: !opts.fullHead,
             signal: stop.signal,
