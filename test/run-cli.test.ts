@@ -3,39 +3,77 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
-import { assertOneLineError, gotune, ROOT } from "./helpers/cli.js";
+import { after, before, test } from "node:test";
+import { assertOneLineError, type CliRun, gotune, ROOT } from "./helpers/cli.js";
 
 const MINI = join(ROOT, "test", "fixtures", "prepare", "mini.obo");
+// A quick main job: the smallest preset, a few pre-training steps, one epoch everywhere.
+const QUICK = ["--preset", "bert-tiny", "--pretrain-max-steps", "3", "--epochs", "1", "--study-epochs", "1"];
 let dir = "";
+let out = "";
+let r: CliRun;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "gotune-run-"));
+  out = join(dir, "out");
+  r = gotune(["run", "--obo", MINI, "--out", out, ...QUICK], { GOTUNE_HOME: join(dir, "home") });
+});
 after(() => rm(dir, { recursive: true, force: true }));
 
-test("gotune run prepares the data and runs both baseline protocols on a given OBO", async () => {
-  dir = await mkdtemp(join(tmpdir(), "gotune-run-"));
-  const out = join(dir, "out");
-  const r = gotune(["run", "--obo", MINI, "--out", out, "--no-figures"], { GOTUNE_HOME: join(dir, "home") });
+test("gotune run goes from an OBO file to a fine-tuned model, a summary and a report", async () => {
   assert.equal(r.code, 0, r.stderr);
-  const summary = JSON.parse(await readFile(join(out, "summary.json"), "utf8"));
-  assert.equal(summary.go.source, "file");
-  assert.equal(summary.go.path, MINI);
-  for (const f of ["train.jsonl", "test.jsonl", "terms.csv", "stats.json", "baseline.json"])
-    assert.ok(existsSync(join(out, "data", f)), f);
-  const { full, study } = summary.baseline;
-  const train = (await readFile(join(out, "data", "train.jsonl"), "utf8")).trim().split("\n").length;
-  const test_ = (await readFile(join(out, "data", "test.jsonl"), "utf8")).trim().split("\n").length;
-  // The fixture is smaller than the study's 2,000/1,000, so both protocols use every example.
-  assert.deepEqual([full.train_examples, full.eval_examples], [train, test_]);
-  assert.deepEqual([study.train_examples, study.eval_examples], [train, test_]);
-  for (const m of [full, study]) {
-    assert.ok(m.accuracy >= 0 && m.accuracy <= 1);
-    assert.ok(m.macro_f1 >= 0 && m.macro_f1 <= 1);
+  const s = JSON.parse(await readFile(join(out, "summary.json"), "utf8"));
+  assert.equal(s.go.source, "file");
+  assert.equal(s.go.path, MINI);
+  for (const f of [
+    "data/train.jsonl",
+    "data/test.jsonl",
+    "data/terms.csv",
+    "data/stats.json",
+    "data/baseline.json",
+  ])
+    assert.ok(existsSync(join(out, f)), f);
+  for (const f of [
+    "model/config.json",
+    "model/model.safetensors",
+    "model/tokenizer.json",
+    "pretrained/config.json",
+  ])
+    assert.ok(existsSync(join(out, f)), f);
+  const lines = async (f: string) => (await readFile(join(out, "data", f), "utf8")).trim().split("\n").length;
+  const [train, test_] = [await lines("train.jsonl"), await lines("test.jsonl")];
+  // The fixture is smaller than the study's 2,000/1,000, so every protocol uses every example.
+  for (const b of [s.baseline.full, s.baseline.study, s.finetune, s.study.pretrained, s.study.scratch]) {
+    assert.deepEqual([b.train_examples, b.eval_examples], [train, test_]);
+    assert.ok(b.accuracy >= 0 && b.accuracy <= 1 && b.macro_f1 >= 0 && b.macro_f1 <= 1);
   }
-  assert.match(r.stdout, /baseline, full split/);
+  assert.equal(s.pretrain.steps, 3);
+  assert.equal(typeof s.beats_baseline, "boolean");
+  assert.equal(s.document.sentences, 9, "the example document, sentence by sentence");
+  assert.ok(existsSync(join(out, "document", "abstract.predictions.csv")));
+  assert.match(r.stdout, /TF-IDF baseline, full split/);
+});
+
+test("the report is one self-contained HTML file with every figure embedded", async () => {
+  const html = await readFile(join(out, "report.html"), "utf8");
+  assert.match(html, /^<!doctype html>/);
+  for (const title of [
+    "Results",
+    "Data",
+    "TF-IDF baseline",
+    "Pre-training",
+    "Fine-tuned model",
+    "A document",
+    "Time",
+  ])
+    assert.ok(html.includes(`<h2>${title}`), title);
+  const images = html.match(/<img [^>]*src="data:image\/png;base64,[A-Za-z0-9+/=]+"/g) ?? [];
+  // Four data figures, the pre-training loss, the training curve and the document's pie.
+  assert.ok(images.length >= 7, `${images.length} embedded figures`);
+  assert.doesNotMatch(html, /<script|src="http|Figure not available/);
 });
 
 test("gotune run with a missing OBO file says so in one line", async () => {
-  const r = gotune(["run", "--obo", join(ROOT, "no-such.obo"), "--out", join(dir || tmpdir(), "x")]);
+  const bad = gotune(["run", "--obo", join(ROOT, "no-such.obo"), "--out", join(dir, "x")]);
   // Stage lines ("run: ...") may come first; the error itself is one line, with no stack trace.
-  assert.notEqual(r.code, 0);
-  assertOneLineError({ ...r, lines: r.lines.filter((l) => !l.startsWith("run: ")) }, /no-such\.obo/);
+  assertOneLineError({ ...bad, lines: bad.lines.filter((l) => !l.startsWith("run: ")) }, /no-such\.obo/);
 });

@@ -275,11 +275,11 @@ test("gotune train: bad input is one clear line", async () => {
   );
   assertOneLineError(
     gotune(["train", ...common(), "--out", out, "--epochs", "0"]),
-    /--epochs 0 is not a whole number/,
+    /option '--epochs <n>' argument '0' is invalid\. give a whole number of at least 1/,
   );
   assertOneLineError(
     gotune(["train", ...common(), "--out", out, "--eval-strategy", "steps"]),
-    /--eval-strategy steps is not epoch or end/,
+    /option '--eval-strategy <when>' argument 'steps' is invalid\. give one of epoch, end/,
   );
   assertOneLineError(
     gotune(["train", "--data", data, "--model", "bert-huge", "--out", out], {

@@ -9,7 +9,6 @@ program
   .name("gotune")
   .description("Turn the Gene Ontology into a text classifier: data, figures, baseline and BERT fine-tuning.")
   .version("0.1.0")
-  .showHelpAfterError("(add --help for usage)")
   .configureOutput({
     outputError: (str, write) => write(`gotune: ${str.replace(/^error: /, "").trimEnd()}\n`),
   });

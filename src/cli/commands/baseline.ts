@@ -1,12 +1,13 @@
 /** `gotune baseline`: TF-IDF + multinomial logistic regression on a prepared split, with its metrics. */
 import { join } from "node:path";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { runBaseline } from "../../baseline/run.js";
 import { loadSplit } from "../../data/examples.js";
 import { formatReport } from "../../eval/metrics.js";
 import { runCommand } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fsx.js";
 import { progress } from "../../util/progress.js";
+import { nonNegativeInt, positiveInt, positiveNumber } from "../options.js";
 
 interface BaselineOptions {
   data: string;
@@ -18,26 +19,6 @@ interface BaselineOptions {
   maxIter: number;
   tol: number;
   C: number;
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError("give a whole number of at least 1.");
-  return n;
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
-    throw new InvalidArgumentError("give a whole number.");
-  return n;
-}
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("give a number above 0.");
-  return n;
 }
 
 /** Adds `baseline` to the program. */

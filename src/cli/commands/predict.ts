@@ -2,9 +2,9 @@
 import type { Command } from "commander";
 import { Classifier } from "../../app/classifier.js";
 import { outputPaths, predictDocument, writeDocumentOutputs } from "../../app/document.js";
-import { positiveInt } from "../../app/options.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { type Progress, progress } from "../../util/progress.js";
+import { positiveInt } from "../options.js";
 
 interface PredictOptions {
   model: string;

@@ -1,25 +1,17 @@
 /** `gotune prepare`: a GO release -> labelled terms, a stratified split, statistics and figures. */
 import type { Command } from "commander";
 import { prepare } from "../../data/prepare.js";
-import { runCommand, UserError } from "../../util/errors.js";
+import { runCommand } from "../../util/errors.js";
+import { realNumber, wholeNumber } from "../options.js";
 
 interface Options {
   obo: string;
   out: string;
-  seed: string;
-  testSize: string;
+  seed: number;
+  testSize: number;
   keepObsolete?: boolean;
-  top: string;
+  top: number;
   figures: boolean;
-}
-
-function integer(value: string, flag: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\s*-?\d+\s*$/.test(value) || n < min || n > max)
-    throw new UserError(`${flag} ${value} is not a whole number from ${min} to ${max}`, {
-      hint: `e.g. ${flag} ${min === 0 ? 42 : 30}`,
-    });
-  return n;
 }
 
 /** Adds the prepare command. */
@@ -34,27 +26,25 @@ export function register(program: Command): void {
     )
     .requiredOption("--obo <file>", "the GO release in OBO format (see gotune fetch-go)")
     .requiredOption("--out <dir>", "the folder to write into (created if needed)")
-    .option("--seed <n>", "seed of the split and the word-cloud layout", "42")
-    .option("--test-size <share>", "the share of each class that goes to test.jsonl", "0.2")
+    .option("--seed <n>", "seed of the split and the word-cloud layout", wholeNumber(0, 2 ** 32 - 1), 42)
+    .option(
+      "--test-size <share>",
+      "the share of each class that goes to test.jsonl",
+      realNumber(0, 1, true),
+      0.2,
+    )
     .option("--keep-obsolete", "keep obsolete terms (left out by default, as obonet does)")
-    .option("--top <n>", "how many highest-degree terms the graph figure shows", "30")
+    .option("--top <n>", "how many highest-degree terms the graph figure shows", wholeNumber(1, 200), 30)
     .option("--no-figures", "skip the figures (faster)")
     .action((opts: Options) =>
       runCommand(async () => {
-        const seed = integer(opts.seed, "--seed", 0, 2 ** 32 - 1);
-        const top = integer(opts.top, "--top", 1, 200);
-        const testSize = Number(opts.testSize);
-        if (!(testSize > 0 && testSize < 1))
-          throw new UserError(`--test-size ${opts.testSize} is not a share between 0 and 1`, {
-            hint: "e.g. --test-size 0.2",
-          });
         const t0 = performance.now();
         const r = await prepare({
           obo: opts.obo,
           out: opts.out,
-          seed,
-          testSize,
-          top,
+          seed: opts.seed,
+          testSize: opts.testSize,
+          top: opts.top,
           keepObsolete: Boolean(opts.keepObsolete),
           figures: opts.figures,
         });

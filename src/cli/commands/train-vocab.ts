@@ -8,22 +8,14 @@ import { TRAIN_SPECIALS, trainWordPiece, WordCounter } from "../../hf/wordpiece-
 import { runCommand, UserError } from "../../util/errors.js";
 import { assertReadable, writeFileAtomic } from "../../util/fsx.js";
 import { progress } from "../../util/progress.js";
+import { positiveInt, wholeNumber } from "../options.js";
 
 interface Options {
   input: string[];
   out: string;
-  vocabSize: string;
-  minFrequency: string;
+  vocabSize: number;
+  minFrequency: number;
   lowercase: boolean;
-}
-
-function positive(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min)
-    throw new UserError(`${flag} ${v} is not a whole number of at least ${min}`, {
-      hint: `e.g. ${flag} 8000`,
-    });
-  return n;
 }
 
 /** Feeds a file's texts to the counter: JSONL (`.jsonl`/`.ndjson`, a `text` field) or one text a line. */
@@ -73,14 +65,18 @@ export function register(program: Command): void {
     )
     .requiredOption("--input <file...>", "text or .jsonl files to learn from")
     .requiredOption("--out <dir>", "folder to write the tokenizer files into")
-    .option("--vocab-size <n>", "vocabulary size, special tokens and alphabet included", "8000")
-    .option("--min-frequency <n>", "never merge a pair seen fewer times", "2")
+    .option(
+      "--vocab-size <n>",
+      "vocabulary size, special tokens and alphabet included",
+      wholeNumber(TRAIN_SPECIALS.length),
+      8000,
+    )
+    .option("--min-frequency <n>", "never merge a pair seen fewer times", positiveInt, 2)
     .option("--lowercase", "lower-case and strip accents (uncased model; the default)", true)
     .option("--no-lowercase", "keep case and accents (cased model)")
     .action((opts: Options) =>
       runCommand(async () => {
-        const vocabSize = positive("--vocab-size", opts.vocabSize, TRAIN_SPECIALS.length);
-        const minFrequency = positive("--min-frequency", opts.minFrequency, 1);
+        const { vocabSize, minFrequency } = opts;
         for (const f of opts.input) await assertReadable(f, "input file");
         const normalizer = {
           cleanText: true,

@@ -2,53 +2,32 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { FINETUNE_DEFAULTS as D, finetune } from "../../train/finetune.js";
-import { runCommand, UserError } from "../../util/errors.js";
+import { runCommand } from "../../util/errors.js";
+import { nonNegativeInt, oneOf, positiveInt, realNumber, wholeNumber } from "../options.js";
 
 interface Options {
   data: string;
   model: string;
   out: string;
-  epochs: string;
-  lr: string;
-  batchSize: string;
-  maxLength: string;
-  warmupRatio: string;
-  warmupSteps?: string;
-  weightDecay: string;
-  maxGradNorm: string;
-  seed: string;
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  maxLength: number;
+  warmupRatio: number;
+  warmupSteps?: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
   groupByLength: boolean;
-  trainLimit?: string;
-  evalLimit?: string;
-  vocabSize: string;
-  evalBatchSize: string;
-  saveSteps?: string;
-  saveTotalLimit?: string;
+  trainLimit?: number;
+  evalLimit?: number;
+  vocabSize: number;
+  evalBatchSize: number;
+  saveSteps?: number;
+  saveTotalLimit?: number;
   resume?: string | true;
   figures: boolean;
-  evalStrategy: string;
-}
-
-function whole(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min)
-    throw new UserError(`${flag} ${v} is not a whole number of at least ${min}`, {
-      hint: `e.g. ${flag} ${min}`,
-    });
-  return n;
-}
-
-function real(flag: string, v: string, min: number, max = Number.POSITIVE_INFINITY): number {
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max)
-    throw new UserError(`${flag} ${v} is not a number in [${min}, ${max}]`, { hint: `e.g. ${flag} ${min}` });
-  return n;
-}
-
-function strategy(v: string): "epoch" | "end" {
-  if (v !== "epoch" && v !== "end")
-    throw new UserError(`--eval-strategy ${v} is not epoch or end`, { hint: "e.g. --eval-strategy end" });
-  return v;
+  evalStrategy: "epoch" | "end";
 }
 
 /** Adds the train command. */
@@ -67,27 +46,56 @@ export function register(program: Command): void {
     .requiredOption("--data <dir>", "folder with train.jsonl and test.jsonl (gotune prepare)")
     .requiredOption("--model <model>", "model folder, Hugging Face id, or preset (bert-mini, bert-tiny, ...)")
     .requiredOption("--out <dir>", "folder for checkpoints, logs, evaluations and the final model")
-    .option("--epochs <n>", "training epochs", String(D.epochs))
-    .option("--lr <x>", "peak learning rate", D.lr.toExponential())
-    .option("--batch-size <n>", "examples a step", String(D.batchSize))
-    .option("--max-length <n>", "tokens a text at most, [CLS] and [SEP] included", String(D.maxLength))
-    .option("--warmup-ratio <x>", "fraction of the steps for linear warm-up", String(D.warmupRatio))
-    .option("--warmup-steps <n>", "warm-up steps (overrides --warmup-ratio)")
-    .option("--weight-decay <x>", "AdamW weight decay (biases, LayerNorm exempt)", String(D.weightDecay))
-    .option("--max-grad-norm <x>", "clip the global gradient norm (0: no clipping)", String(D.maxGradNorm))
-    .option("--seed <n>", "seed of the shuffles, the initialisation and dropout", String(D.seed))
+    .option("--epochs <n>", "training epochs", positiveInt, D.epochs)
+    .option("--lr <x>", "peak learning rate", realNumber(0, 1, true), D.lr)
+    .option("--batch-size <n>", "examples a step", positiveInt, D.batchSize)
+    .option(
+      "--max-length <n>",
+      "tokens a text at most, [CLS] and [SEP] included",
+      wholeNumber(3),
+      D.maxLength,
+    )
+    .option("--warmup-ratio <x>", "fraction of the steps for linear warm-up", realNumber(0, 1), D.warmupRatio)
+    .option("--warmup-steps <n>", "warm-up steps (overrides --warmup-ratio)", nonNegativeInt)
+    .option(
+      "--weight-decay <x>",
+      "AdamW weight decay (biases, LayerNorm exempt)",
+      realNumber(0, 1),
+      D.weightDecay,
+    )
+    .option(
+      "--max-grad-norm <x>",
+      "clip the global gradient norm (0: no clipping)",
+      realNumber(0),
+      D.maxGradNorm,
+    )
+    .option("--seed <n>", "seed of the shuffles, the initialisation and dropout", nonNegativeInt, D.seed)
     .option("--group-by-length", "batch texts of similar length together (less padding, faster)", false)
-    .option("--train-limit <n>", "train on this many examples of a seeded shuffle (the study: 2000)")
-    .option("--eval-limit <n>", "evaluate on this many examples of a seeded shuffle (the study: 1000)")
-    .option("--vocab-size <n>", "vocabulary size of the tokenizer trained for a preset", String(D.vocabSize))
-    .option("--eval-batch-size <n>", "texts a forward pass when evaluating", String(D.evalBatchSize))
+    .option(
+      "--train-limit <n>",
+      "train on this many examples of a seeded shuffle (the study: 2000)",
+      positiveInt,
+    )
+    .option(
+      "--eval-limit <n>",
+      "evaluate on this many examples of a seeded shuffle (the study: 1000)",
+      positiveInt,
+    )
+    .option(
+      "--vocab-size <n>",
+      "vocabulary size of the tokenizer trained for a preset",
+      wholeNumber(100),
+      D.vocabSize,
+    )
+    .option("--eval-batch-size <n>", "texts a forward pass when evaluating", positiveInt, D.evalBatchSize)
     .option(
       "--eval-strategy <when>",
       "evaluate after each epoch (epoch) or the last only (end)",
+      oneOf(["epoch", "end"] as const),
       D.evalStrategy,
     )
-    .option("--save-steps <n>", "also checkpoint every N steps (each epoch's end always)")
-    .option("--save-total-limit <n>", "keep only the newest N checkpoints")
+    .option("--save-steps <n>", "also checkpoint every N steps (each epoch's end always)", positiveInt)
+    .option("--save-total-limit <n>", "keep only the newest N checkpoints", positiveInt)
     .option(
       "--resume [checkpoint]",
       "continue from OUT's newest checkpoint (automatic when there is one), or from the one given",
@@ -113,26 +121,25 @@ async function train(opts: Options): Promise<void> {
       data: opts.data,
       model: opts.model,
       out: opts.out,
-      epochs: whole("--epochs", opts.epochs, 1),
-      lr: real("--lr", opts.lr, Number.MIN_VALUE, 1),
-      batchSize: whole("--batch-size", opts.batchSize, 1),
-      maxLength: whole("--max-length", opts.maxLength, 3),
-      warmupRatio: real("--warmup-ratio", opts.warmupRatio, 0, 1),
-      warmupSteps: opts.warmupSteps === undefined ? undefined : whole("--warmup-steps", opts.warmupSteps, 0),
-      weightDecay: real("--weight-decay", opts.weightDecay, 0, 1),
-      maxGradNorm: real("--max-grad-norm", opts.maxGradNorm, 0),
-      seed: whole("--seed", opts.seed, 0),
+      epochs: opts.epochs,
+      lr: opts.lr,
+      batchSize: opts.batchSize,
+      maxLength: opts.maxLength,
+      warmupRatio: opts.warmupRatio,
+      warmupSteps: opts.warmupSteps,
+      weightDecay: opts.weightDecay,
+      maxGradNorm: opts.maxGradNorm,
+      seed: opts.seed,
       groupByLength: opts.groupByLength,
-      trainLimit: opts.trainLimit === undefined ? undefined : whole("--train-limit", opts.trainLimit, 1),
-      evalLimit: opts.evalLimit === undefined ? undefined : whole("--eval-limit", opts.evalLimit, 1),
-      vocabSize: whole("--vocab-size", opts.vocabSize, 100),
-      evalBatchSize: whole("--eval-batch-size", opts.evalBatchSize, 1),
-      saveSteps: opts.saveSteps === undefined ? undefined : whole("--save-steps", opts.saveSteps, 1),
-      saveTotalLimit:
-        opts.saveTotalLimit === undefined ? undefined : whole("--save-total-limit", opts.saveTotalLimit, 1),
+      trainLimit: opts.trainLimit,
+      evalLimit: opts.evalLimit,
+      vocabSize: opts.vocabSize,
+      evalBatchSize: opts.evalBatchSize,
+      saveSteps: opts.saveSteps,
+      saveTotalLimit: opts.saveTotalLimit,
       resume: opts.resume,
       figures: opts.figures,
-      evalStrategy: strategy(opts.evalStrategy),
+      evalStrategy: opts.evalStrategy,
       signal: ctl.signal,
       note: log,
     });

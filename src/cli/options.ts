@@ -1,0 +1,53 @@
+/**
+ * Parsers for command-line option values, shared by every command. A bad value stops the command with
+ * one line naming the option, the value and what to give instead.
+ */
+import { InvalidArgumentError } from "commander";
+
+/** A parser for whole numbers from `min` to `max`. */
+export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^\s*-?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `give a whole number of at least ${min}.`
+          : `give a whole number from ${min} to ${max}.`,
+      );
+    return n;
+  };
+}
+
+/** A parser for (finite) numbers from `min` to `max`; `open` excludes the bounds. */
+export function realNumber(min: number, max = Number.POSITIVE_INFINITY, open = false): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    const inside = open ? n > min && n < max : n >= min && n <= max;
+    if (v.trim() === "" || !Number.isFinite(n) || !inside) {
+      const range =
+        max === Number.POSITIVE_INFINITY
+          ? `${open ? "above" : "of at least"} ${min}`
+          : `from ${min} to ${max}`;
+      throw new InvalidArgumentError(
+        `give a number ${range}${open && max !== Number.POSITIVE_INFINITY ? " (exclusive)" : ""}.`,
+      );
+    }
+    return n;
+  };
+}
+
+/** A whole number of at least 1. */
+export const positiveInt = wholeNumber(1);
+/** A whole number of at least 0. */
+export const nonNegativeInt = wholeNumber(0);
+/** A number above 0. */
+export const positiveNumber = realNumber(0, Number.POSITIVE_INFINITY, true);
+
+/** A parser for one of a fixed set of words. */
+export function oneOf<T extends string>(choices: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(choices as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`give one of ${choices.join(", ")}.`);
+    return v as T;
+  };
+}
