@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -14,11 +13,10 @@ import { Classifier } from "../src/app/classifier.js";
 import { SafetensorsFile } from "../src/hf/safetensors.js";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
 import { writeTinyModel } from "./fixtures/app/tiny-model.js";
+import { PYTHON, whyNoTorch } from "./helpers/torch.js";
 
 const REPO = resolve(import.meta.dirname, "..", "..");
 const SCRIPT = join(REPO, "test", "fixtures", "app", "hf_load.py");
-const REFERENCE = resolve(REPO, "..", "shared", "bench", "torch_bert.py");
-const PYTHON = "/usr/bin/python3";
 
 const dirs: string[] = [];
 const tmp = async () => {
@@ -27,28 +25,6 @@ const tmp = async () => {
   return d;
 };
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
-const canImportTorch = () => spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
-
-/** Why the Python check cannot run here (after trying Debian's torch as root), or undefined. */
-function whyNoTorch(): string | undefined {
-  if (!existsSync(REFERENCE)) return `the reference ${REFERENCE} is missing`;
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  if (canImportTorch()) return undefined;
-  if (process.getuid?.() === 0) {
-    const apt = (...args: string[]) =>
-      spawnSync("apt-get", args, {
-        stdio: "ignore",
-        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-        timeout: 900_000,
-      }).status === 0;
-    const install = () => apt("install", "-y", "-qq", "--no-install-recommends", "python3-torch");
-    // A fresh machine may have no package lists yet.
-    if (!install()) apt("update", "-qq") && install();
-    if (canImportTorch()) return undefined;
-  }
-  return `${PYTHON} cannot import torch (run as root: apt-get install -y python3-torch)`;
-}
 
 const TEXTS = [
   "the mitochondrial membrane",

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -16,35 +15,10 @@ import { SafetensorsFile } from "../src/hf/safetensors.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { AdamW } from "../src/train/adamw.js";
 import { clipCoefficient, globalGradNorm } from "../src/train/clip.js";
+import { PYTHON, whyNoTorch } from "./helpers/torch.js";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SCRIPT = join(REPO, "test", "python", "torch_parity.py");
-const REFERENCE = resolve(REPO, "..", "shared", "bench", "torch_bert.py");
-const PYTHON = "/usr/bin/python3";
-
-const canImportTorch = () => spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
-
-/** Why the check cannot run here (after trying to install Debian's torch as root), or undefined. */
-function whyNoTorch(): string | undefined {
-  if (!existsSync(REFERENCE)) return `the reference ${REFERENCE} is missing`;
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  if (canImportTorch()) return undefined;
-  if (process.getuid?.() === 0) {
-    process.stderr.write("torch parity: installing python3-torch with apt-get...\n");
-    const apt = (...args: string[]) =>
-      spawnSync("apt-get", args, {
-        stdio: "ignore",
-        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-        timeout: 900_000,
-      }).status === 0;
-    const install = () => apt("install", "-y", "-qq", "--no-install-recommends", "python3-torch");
-    // A fresh machine may have no package lists yet.
-    if (!install()) apt("update", "-qq") && install();
-    if (canImportTorch()) return undefined;
-    return `${PYTHON} cannot import torch and apt-get install python3-torch failed`;
-  }
-  return `${PYTHON} cannot import torch (run as root: apt-get install -y python3-torch)`;
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; at: number } {
   assert.equal(a.length, b.length);

@@ -43,6 +43,13 @@ export const nonNegativeInt = wholeNumber(0);
 /** A number above 0. */
 export const positiveNumber = realNumber(0, Number.POSITIVE_INFINITY, true);
 
+/** A share: a number from 0 up to, but not including, 1. */
+export function share(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !(n >= 0 && n < 1)) throw new InvalidArgumentError("give a number from 0 up to 1.");
+  return n;
+}
+
 /** A parser for one of a fixed set of words. */
 export function oneOf<T extends string>(choices: readonly T[]): (v: string) => T {
   return (v) => {

@@ -1,64 +1,42 @@
 /** `gotune pretrain`: masked-language-model pre-training of a compact BERT with its own vocabulary. */
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import type { BertConfig } from "../../model/config.js";
-import { PRETRAIN_DEFAULTS as D, pretrain } from "../../train/pretrain.js";
+import { PRETRAIN_DEFAULTS as D, type PretrainOptions, pretrain } from "../../train/pretrain.js";
 import { runCommand, UserError } from "../../util/errors.js";
+import { nonNegativeInt, positiveInt, positiveNumber, share } from "../options.js";
 
-interface Options {
+/** The flags: PretrainOptions' own fields where they match one to one, and the ones the command maps. */
+type Options = Pick<
+  PretrainOptions,
+  | "out"
+  | "preset"
+  | "vocabSize"
+  | "minFrequency"
+  | "epochs"
+  | "batchSize"
+  | "lr"
+  | "warmupRatio"
+  | "weightDecay"
+  | "maxLength"
+  | "maxPositions"
+  | "mlmProbability"
+  | "seed"
+  | "groupByLength"
+  | "maxSteps"
+  | "saveSteps"
+> & {
   data: string;
-  out: string;
   obo?: string;
   synonyms: boolean;
   text?: string[];
-  preset: string;
   layers?: number;
   hidden?: number;
   heads?: number;
   intermediate?: number;
-  vocabSize: number;
-  minFrequency: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  warmupRatio: number;
-  weightDecay: number;
-  maxLength: number;
-  maxPositions: number;
-  mlmProbability: number;
-  seed: number;
   packing: string;
-  groupByLength: boolean;
   timeBudget?: number;
-  maxSteps?: number;
-  saveSteps?: number;
   fullHead?: boolean;
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError("give a whole number of at least 1.");
-  return n;
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
-    throw new InvalidArgumentError("give a whole number.");
-  return n;
-}
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("give a number above 0.");
-  return n;
-}
-
-function share(v: string): number {
-  const n = Number(v);
-  if (v.trim() === "" || !(n >= 0 && n < 1)) throw new InvalidArgumentError("give a number from 0 up to 1.");
-  return n;
-}
+};
 
 /** Adds `pretrain` to the program. */
 export function register(program: Command): void {

@@ -1,27 +1,12 @@
 /** `gotune run`: the main job end to end (see src/app/main-job.ts). */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { runMainJob } from "../../app/main-job.js";
+import { type MainJobOptions, runMainJob } from "../../app/main-job.js";
 import { runCommand } from "../../util/errors.js";
 import { positiveInt, positiveNumber } from "../options.js";
 
-interface Options {
-  obo?: string;
-  out: string;
-  seed: number;
-  figures: boolean;
-  preset: string;
-  pretrainMinutes: number;
-  pretrainEpochs: number;
-  pretrainMaxSteps?: number;
-  epochs: number;
-  lr: number;
-  batchSize: number;
-  studyTrain: number;
-  studyEval: number;
-  studyEpochs: number;
-  document: string;
-}
+/** The command's options are the main job's, less where the log goes. */
+type Options = Omit<MainJobOptions, "log">;
 
 const EXAMPLE_DOCUMENT = join(import.meta.dirname, "..", "..", "..", "..", "examples", "abstract.txt");
 
@@ -42,11 +27,11 @@ export function register(program: Command): void {
     .option("--seed <n>", "seed of the split, shuffles and initialisation", positiveInt, 42)
     .option("--no-figures", "skip the figures")
     .option("--preset <name>", "size preset of the model (src/model/config.ts)", "bert-mini")
-    .option("--pretrain-minutes <m>", "minutes of masked-LM pre-training at most", positiveNumber, 7)
+    .option("--pretrain-minutes <m>", "minutes of masked-LM pre-training at most", positiveNumber, 4)
     .option("--pretrain-epochs <n>", "passes over the pre-training corpus at most", positiveInt, 3)
     .option("--pretrain-max-steps <n>", "optimiser steps of pre-training at most (quick runs)", positiveInt)
-    .option("--epochs <n>", "fine-tuning epochs on the full split", positiveInt, 2)
-    .option("--lr <x>", "fine-tuning learning rate", positiveNumber, 5e-4)
+    .option("--epochs <n>", "fine-tuning epochs on the full split", positiveInt, 1)
+    .option("--lr <x>", "fine-tuning learning rate", positiveNumber, 1e-4)
     .option("--batch-size <n>", "fine-tuning batch size", positiveInt, 16)
     .option("--study-train <n>", "train examples of the study's protocol", positiveInt, 2000)
     .option("--study-eval <n>", "test examples of the study's protocol", positiveInt, 1000)

@@ -1,34 +1,12 @@
 /** `gotune train`: fine-tune a BERT classifier on a GO split, with Hugging Face Trainer's defaults. */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { FINETUNE_DEFAULTS as D, finetune } from "../../train/finetune.js";
+import { FINETUNE_DEFAULTS as D, type FinetuneOptions, finetune } from "../../train/finetune.js";
 import { runCommand } from "../../util/errors.js";
 import { nonNegativeInt, oneOf, positiveInt, realNumber, wholeNumber } from "../options.js";
 
-interface Options {
-  data: string;
-  model: string;
-  out: string;
-  epochs: number;
-  lr: number;
-  batchSize: number;
-  maxLength: number;
-  warmupRatio: number;
-  warmupSteps?: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  seed: number;
-  groupByLength: boolean;
-  trainLimit?: number;
-  evalLimit?: number;
-  vocabSize: number;
-  evalBatchSize: number;
-  saveSteps?: number;
-  saveTotalLimit?: number;
-  resume?: string | true;
-  figures: boolean;
-  evalStrategy: "epoch" | "end";
-}
+/** The flags are FinetuneOptions' fields, one to one. */
+type Options = Omit<FinetuneOptions, "signal" | "note">;
 
 /** Adds the train command. */
 export function register(program: Command): void {
@@ -118,28 +96,7 @@ async function train(opts: Options): Promise<void> {
   process.on("SIGTERM", onSignal);
   try {
     const r = await finetune({
-      data: opts.data,
-      model: opts.model,
-      out: opts.out,
-      epochs: opts.epochs,
-      lr: opts.lr,
-      batchSize: opts.batchSize,
-      maxLength: opts.maxLength,
-      warmupRatio: opts.warmupRatio,
-      warmupSteps: opts.warmupSteps,
-      weightDecay: opts.weightDecay,
-      maxGradNorm: opts.maxGradNorm,
-      seed: opts.seed,
-      groupByLength: opts.groupByLength,
-      trainLimit: opts.trainLimit,
-      evalLimit: opts.evalLimit,
-      vocabSize: opts.vocabSize,
-      evalBatchSize: opts.evalBatchSize,
-      saveSteps: opts.saveSteps,
-      saveTotalLimit: opts.saveTotalLimit,
-      resume: opts.resume,
-      figures: opts.figures,
-      evalStrategy: opts.evalStrategy,
+      ...opts,
       signal: ctl.signal,
       note: log,
     });
