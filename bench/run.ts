@@ -1,12 +1,9 @@
 /**
  * `npm run bench`: gotune's BERT training and inference beside PyTorch's reference workload, each in
  * its own child process, at the study's shape (mbert, batch 8, sequence 100) and a compact one
- * (bert-mini); then the OBO benchmark when bench/obo.ts exists. The last line is one JSON object.
+ * (bert-mini); first the OBO parser and the tokenizer. The last line is one JSON object.
  */
-import { existsSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   type BenchResult,
   type BenchShape,
@@ -15,8 +12,9 @@ import {
   runTorchChild,
   torchMissing,
 } from "./bert.js";
+import { benchObo } from "./obo.js";
+import { benchTokenizer } from "./tokenizer.js";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
 const ALL_SHAPES: BenchShape[] = [
   { preset: "mbert", batch: 8, seq: 100, steps: 5 },
   { preset: "bert-mini", batch: 8, seq: 100, steps: 10 },
@@ -59,14 +57,8 @@ async function main(): Promise<void> {
       `load average ${loadavg()[0].toFixed(1)}\n`,
   );
   const summary: Record<string, unknown> = {};
-  const oboPath = join(HERE, "obo.js");
-  if (existsSync(oboPath)) {
-    const mod = (await import(pathToFileURL(oboPath).href)) as { benchObo?: () => unknown };
-    if (typeof mod.benchObo === "function") {
-      const r = await mod.benchObo();
-      if (r && typeof r === "object") summary.obo = r;
-    }
-  }
+  summary.obo = await benchObo();
+  summary.tokenizer = await benchTokenizer();
   const noTorch = torchMissing();
   if (noTorch) process.stdout.write(`PyTorch is not run: ${noTorch}\n`);
   process.stdout.write(
