@@ -297,8 +297,17 @@ export class BertTokenizer {
         file,
         hint: "give a vocab.txt with one token a line",
       });
+    return BertTokenizer.fromTokens(lines, config, file);
+  }
+
+  /** Builds the tokenizer from a token list (id = index) and tokenizer_config.json's settings. */
+  static fromTokens(
+    tokens: string[],
+    config: Record<string, unknown> = {},
+    file = "vocab.txt",
+  ): BertTokenizer {
     const vocab = new Map<string, number>();
-    for (const [i, t] of lines.entries()) vocab.set(t, i);
+    for (const [i, t] of tokens.entries()) vocab.set(t, i);
     return BertTokenizer.fromTokenizerJson(
       bertTokenizerJson(vocab, specialsOf(config), normalizerOf(config)),
       config,

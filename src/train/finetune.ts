@@ -10,7 +10,7 @@ import { computeMetrics, type Metrics } from "../eval/metrics.js";
 import { trainingCurve } from "../figures/training-curve.js";
 import { resolveModel } from "../hf/hub.js";
 import { loadModelFolder, openWeights, readModelConfig } from "../hf/model-folder.js";
-import { BERT_SPECIALS, BertTokenizer, bertTokenizerJson } from "../hf/tokenizer.js";
+import { BertTokenizer } from "../hf/tokenizer.js";
 import { trainWordPiece, WordCounter } from "../hf/wordpiece-trainer.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
@@ -99,14 +99,12 @@ export function trainTokenizer(texts: Iterable<string>, vocabSize: number): Bert
     },
   });
   bar?.done();
-  const vocab = new Map(tokens.map((t, i) => [t, i] as [string, number]));
-  const config = {
+  return BertTokenizer.fromTokens(tokens, {
     do_lower_case: true,
     strip_accents: null,
     tokenize_chinese_chars: true,
     model_max_length: 512,
-  };
-  return BertTokenizer.fromTokenizerJson(bertTokenizerJson(vocab, BERT_SPECIALS, normalizer), config);
+  });
 }
 
 interface Built {

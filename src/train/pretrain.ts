@@ -11,7 +11,7 @@ import { buildCorpus, type Corpus, type CorpusOptions, corpusSummary } from "../
 import { ensureWritableDir } from "../data/prepare.js";
 import { type Figure, VL_CONFIG, vegaLiteFigure } from "../figures/render.js";
 import { saveModelFolder } from "../hf/model-folder.js";
-import { BERT_SPECIALS, BertTokenizer, bertTokenizerJson } from "../hf/tokenizer.js";
+import { BERT_SPECIALS, BertTokenizer } from "../hf/tokenizer.js";
 import { TRAIN_SPECIALS, trainWordPiece, WordCounter } from "../hf/wordpiece-trainer.js";
 import { type Batch, BertForMaskedLM } from "../model/bert.js";
 import { Buffers } from "../model/buffers.js";
@@ -292,16 +292,6 @@ function heldOutLoss(task: MlmTask, batches: readonly Batch[]): number {
   return n ? sum / n : Number.NaN;
 }
 
-/** The tokenizer of a freshly trained vocabulary, as train-vocab writes it (uncased BERT normaliser). */
-function tokenizerFor(tokens: string[], maxPositions: number): BertTokenizer {
-  const normalizer = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
-  const vocab = new Map(tokens.map((t, i) => [t, i] as [string, number]));
-  return BertTokenizer.fromTokenizerJson(bertTokenizerJson(vocab, BERT_SPECIALS, normalizer), {
-    do_lower_case: true,
-    model_max_length: maxPositions,
-  });
-}
-
 function checkOptions(o: PretrainOptions): void {
   if (!(o.preset in BERT_PRESETS))
     throw new UserError(`unknown --preset ${o.preset}`, {
@@ -355,7 +345,10 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
     },
   });
   bar?.done();
-  const tok = tokenizerFor(vocabTokens, opts.maxPositions);
+  const tok = BertTokenizer.fromTokens(vocabTokens, {
+    do_lower_case: true,
+    model_max_length: opts.maxPositions,
+  });
   log(`vocabulary: ${tok.vocabSize} WordPiece tokens from ${counter.counts.size} distinct words`);
 
   // Texts in a seeded order, so packing puts unrelated texts side by side.
