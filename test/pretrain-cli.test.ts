@@ -4,12 +4,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { prepare } from "../src/data/prepare.js";
 import { loadModelFolder, readModelConfig } from "../src/hf/model-folder.js";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
 import { BertForMaskedLM } from "../src/model/bert.js";
 import { assertOneLineError, gotune } from "./helpers/cli.js";
-import { markersIn, writeMarkedObo } from "./pretrain-fixture.js";
+import { markedSplit, markersIn } from "./pretrain-fixture.js";
 
 let dir = "";
 let data = "";
@@ -30,18 +29,7 @@ const SHORT = ["--max-length", "32", "--max-positions", "64", "--batch-size", "8
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "gotune-pretrain-"));
-  const obo = await writeMarkedObo(dir, 90);
-  data = join(dir, "split");
-  await prepare({
-    obo,
-    out: data,
-    seed: 42,
-    testSize: 0.2,
-    keepObsolete: false,
-    top: 5,
-    figures: false,
-    log: () => {},
-  });
+  data = await markedSplit(dir, 90);
 });
 after(() => rm(dir, { recursive: true, force: true }));
 

@@ -5,6 +5,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { prepare } from "../src/data/prepare.js";
 import { Rng } from "../src/util/rng.js";
 
 const ASPECTS = ["biological_process", "cellular_component", "molecular_function"] as const;
@@ -39,4 +40,21 @@ export async function writeMarkedObo(dir: string, n: number, seed = 1): Promise<
 /** The marker number of every term whose marker occurs in `text`. */
 export function markersIn(text: string): number[] {
   return [...text.matchAll(/[mds]k(\d+)q/g)].map((m) => Number(m[1]));
+}
+
+/** A marked OBO of `n` terms in DIR, prepared (no figures) into DIR/split; returns that folder. */
+export async function markedSplit(dir: string, n: number): Promise<string> {
+  const obo = await writeMarkedObo(dir, n);
+  const out = join(dir, "split");
+  await prepare({
+    obo,
+    out,
+    seed: 42,
+    testSize: 0.2,
+    keepObsolete: false,
+    top: 5,
+    figures: false,
+    log: () => {},
+  });
+  return out;
 }

@@ -4,30 +4,18 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { prepare } from "../src/data/prepare.js";
 import { loadModelFolder, readModelConfig } from "../src/hf/model-folder.js";
 import { BertForMaskedLM } from "../src/model/bert.js";
 import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from "../src/train/pretrain.js";
 import { UserError } from "../src/util/errors.js";
-import { writeMarkedObo } from "./pretrain-fixture.js";
+import { markedSplit } from "./pretrain-fixture.js";
 
 let dir = "";
 let data = "";
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "gotune-pretrain-resume-"));
-  const obo = await writeMarkedObo(dir, 60);
-  data = join(dir, "split");
-  await prepare({
-    obo,
-    out: data,
-    seed: 42,
-    testSize: 0.2,
-    keepObsolete: false,
-    top: 5,
-    figures: false,
-    log: () => {},
-  });
+  data = await markedSplit(dir, 60);
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
