@@ -1,20 +1,15 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { gotune } from "./helpers/cli.js";
 
-const MAIN = join(import.meta.dirname, "..", "src", "cli", "main.js");
 const FIXTURE = join(import.meta.dirname, "..", "..", "test", "fixtures", "hf", "tiny-bert");
-
-function gotune(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
-}
 
 test("tokenize --json prints one object a line with [CLS]/[SEP], type ids and mask", () => {
   const r = gotune(["tokenize", "--model", FIXTURE, "--json", "The cells.", "Café binding"]);
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout
     .trim()
     .split("\n")
@@ -47,7 +42,7 @@ test("tokenize --pair, --max-length and --padding", () => {
     "7",
     "the cell",
   ]);
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   const e = JSON.parse(r.stdout);
   assert.deepEqual(e.input_ids, [2, 5, 6, 3, 18, 19, 3]);
   assert.deepEqual(e.token_type_ids, [0, 0, 0, 0, 1, 1, 1]);
@@ -60,7 +55,7 @@ test("tokenize --pair, --max-length and --padding", () => {
 
 test("tokenize without --json prints a readable table", () => {
   const r = gotune(["tokenize", "--model", FIXTURE, "the cell"]);
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^text 1: "the cell"\n {2}tokens +\[CLS\] +the +cell +\[SEP\]/);
   assert.match(r.stdout, /input_ids +2 +5 +6 +3/);
 });
@@ -78,7 +73,7 @@ test("tokenize bad input: one line, non-zero exit, no stack trace", async () => 
   cases.push([["tokenize", "--model", corrupt, "x"], /tokenizer\.json.*not a valid JSON/]);
   for (const [args, re] of cases) {
     const r = gotune(args, { HF_HUB_OFFLINE: "1", HF_HUB_CACHE: join(dir, "cache") });
-    assert.equal(r.status, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.match(r.stderr, /^gotune: /);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);

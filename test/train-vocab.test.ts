@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,16 +6,9 @@ import { after, before, test } from "node:test";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
 import { TRAIN_SPECIALS, trainWordPiece, WordCounter } from "../src/hf/wordpiece-trainer.js";
 import { Rng } from "../src/util/rng.js";
+import { gotune } from "./helpers/cli.js";
 
-const MAIN = join(import.meta.dirname, "..", "src", "cli", "main.js");
 let dir = "";
-
-function gotune(...args: string[]) {
-  return spawnSync(process.execPath, [MAIN, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, GOTUNE_NO_PROGRESS: "1" },
-  });
-}
 
 function count(texts: string[], lowercase = true): Map<string, number> {
   const c = new WordCounter({ cleanText: true, handleChineseChars: true, stripAccents: null, lowercase });
@@ -119,7 +111,7 @@ test("gotune train-vocab writes files the tokenizer loads, from text and JSONL, 
       .join("\n")}\n`,
   );
   const out = join(dir, "tok");
-  const r = gotune(
+  const r = gotune([
     "train-vocab",
     "--input",
     join(dir, "a.txt"),
@@ -128,8 +120,8 @@ test("gotune train-vocab writes files the tokenizer loads, from text and JSONL, 
     out,
     "--vocab-size",
     "120",
-  );
-  assert.equal(r.status, 0, r.stderr);
+  ]);
+  assert.equal(r.code, 0, r.stderr);
   const vocab = (await readFile(join(out, "vocab.txt"), "utf8")).trimEnd().split("\n");
   assert.equal(vocab.length, 120);
   assert.deepEqual(vocab.slice(0, 5), ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]);
@@ -153,14 +145,14 @@ test("gotune train-vocab writes files the tokenizer loads, from text and JSONL, 
 
 test("bad input to train-vocab: one line with file and line, non-zero exit", async () => {
   await writeFile(join(dir, "bad.jsonl"), '{"text": "ok"}\n{"txt": 1}\n');
-  const r = gotune("train-vocab", "--input", join(dir, "bad.jsonl"), "--out", join(dir, "x"));
-  assert.equal(r.status, 1);
+  const r = gotune(["train-vocab", "--input", join(dir, "bad.jsonl"), "--out", join(dir, "x")]);
+  assert.equal(r.code, 1);
   assert.match(r.stderr, /bad\.jsonl:2: .*text/);
   assert.equal(r.stderr.trim().split("\n").length, 1);
-  const missing = gotune("train-vocab", "--input", join(dir, "nope.txt"), "--out", join(dir, "x"));
-  assert.equal(missing.status, 1);
+  const missing = gotune(["train-vocab", "--input", join(dir, "nope.txt"), "--out", join(dir, "x")]);
+  assert.equal(missing.code, 1);
   assert.match(missing.stderr, /nope\.txt/);
-  const size = gotune(
+  const size = gotune([
     "train-vocab",
     "--input",
     join(dir, "a.txt"),
@@ -168,7 +160,7 @@ test("bad input to train-vocab: one line with file and line, non-zero exit", asy
     join(dir, "x"),
     "--vocab-size",
     "3",
-  );
-  assert.equal(size.status, 1);
+  ]);
+  assert.equal(size.code, 1);
   assert.match(size.stderr, /--vocab-size/);
 });
