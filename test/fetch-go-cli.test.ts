@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { closedPortUrl, FEATURES_OBO, startServer, type TestServer } from "./fixtures/obo/server.js";
-
-const MAIN = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+import { assertOneLineError, type CliRun, gotuneAsync } from "./helpers/cli.js";
 
 let server: TestServer;
 before(async () => {
@@ -25,36 +22,13 @@ async function newHome(): Promise<string> {
   return h;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `gotune ARGS` with its own cache folder (asynchronously, so the test server keeps answering). */
-function gotune(args: string[], home: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [MAIN, ...args],
-      { env: { ...process.env, GOTUNE_HOME: home, GOTUNE_NO_PROGRESS: "1", GOTUNE_DEBUG: "" } },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-        resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
-      },
-    );
-  });
-}
+const gotune = (args: string[], home: string) => gotuneAsync(args, { GOTUNE_HOME: home });
 
-/** A failed run: non-zero exit, exactly one line on stderr starting `gotune:`, no stack trace. */
-function oneLineError(r: Run, re: RegExp): void {
-  assert.notEqual(r.code, 0);
+/** A failed run prints nothing on stdout and one line on stderr. */
+function oneLineError(r: CliRun, re: RegExp): void {
   assert.equal(r.stdout, "");
-  const lines = r.stderr.trimEnd().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /^gotune: /);
-  assert.match(lines[0]!, re);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  assertOneLineError(r, re);
 }
 
 test("fetch-go --obo URL prints the path, source and data-version; then the cache is used", async () => {
