@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
@@ -11,8 +10,8 @@ import { after, before, test } from "node:test";
 import { hubCacheDir, parseModelId, resolveModel } from "../src/hf/hub.js";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
 import { UserError } from "../src/util/errors.js";
+import { gotuneAsync } from "./helpers/cli.js";
 
-const MAIN = join(import.meta.dirname, "..", "src", "cli", "main.js");
 const FIXTURE = join(import.meta.dirname, "..", "..", "test", "fixtures", "hf", "tiny-bert");
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 const TOKEN = "hf_secret_test_token";
@@ -296,25 +295,7 @@ test("an unreachable endpoint is one clear error", async () => {
 });
 
 // Asynchronous, so that the hub in this process can answer the child.
-function gotune(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: { ...process.env, GOTUNE_NO_PROGRESS: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const gotune = gotuneAsync;
 
 test("gotune tokenize --model ORG/NAME reads HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE and HF_HUB_OFFLINE", async () => {
   const cache = join(root, "cli-cache");
@@ -324,11 +305,11 @@ test("gotune tokenize --model ORG/NAME reads HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE
     ...env,
     HF_HUB_OFFLINE: "1",
   });
-  assert.equal(offline.status, 1);
+  assert.equal(offline.code, 1);
   assert.match(offline.stderr, /^gotune: .*not in the Hugging Face cache/);
   assert.equal(hub.hubSeen.length, 0, "HF_HUB_OFFLINE=1 must not touch the network");
   const r = await gotune(["tokenize", "--model", "org/tiny", "--json", "the cell"], env);
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout).input_ids, [2, 5, 6, 3]);
   assert.ok(hub.hubSeen.length > 0);
   assert.ok(existsSync(join(cache, "models--org--tiny", "snapshots", COMMIT, "vocab.txt")));
@@ -336,7 +317,7 @@ test("gotune tokenize --model ORG/NAME reads HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE
     ...env,
     HF_HUB_OFFLINE: "1",
   });
-  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout, r.stdout);
 });
 
