@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { UserError } from "../src/util/errors.js";
-import { openAtomicLineWriter, readJsonl, writeFileAtomic } from "../src/util/fsx.js";
+import { readJsonl, writeFileAtomic } from "../src/util/fsx.js";
 import { Rng } from "../src/util/rng.js";
 
 test("Rng is deterministic for a seed and differs across seeds", () => {
@@ -60,17 +60,6 @@ test("writeFileAtomic replaces whole files and leaves no temporary file", async 
   await writeFileAtomic(p, "two");
   assert.equal(await readFile(p, "utf8"), "two");
   assert.deepEqual(await readdir(dir), ["a.txt"]);
-});
-
-test("an aborted line writer keeps the earlier file", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "gotune-"));
-  const p = join(dir, "x.jsonl");
-  await writeFile(p, '{"a":1}\n');
-  const w = await openAtomicLineWriter(p);
-  await w.write('{"a":2}');
-  await w.abort();
-  assert.deepEqual(await readJsonl(p), [{ a: 1 }]);
-  assert.deepEqual(await readdir(dir), ["x.jsonl"]);
 });
 
 test("readJsonl names the file and line of bad JSON", async () => {

@@ -62,7 +62,8 @@ export interface MainJobSummary {
   seconds: Record<string, number>;
 }
 
-interface Brief {
+/** One model's result on one protocol. */
+export interface Brief {
   train_examples: number;
   eval_examples: number;
   accuracy: number;

@@ -1,5 +1,5 @@
 /** File helpers that never leave a half-written output under its final name. */
-import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
+import { createReadStream, promises as fsp } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { UserError } from "./errors.js";
@@ -19,40 +19,6 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-}
-
-/** A line-oriented writer to a temporary file that becomes `path` only on commit(). */
-export interface AtomicLineWriter {
-  write(line: string): Promise<void>;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-}
-
-/** Opens an AtomicLineWriter on `path`; nothing appears under that name until commit(). */
-export async function openAtomicLineWriter(path: string): Promise<AtomicLineWriter> {
-  await fsp.mkdir(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  const stream = createWriteStream(tmp);
-  const write = (line: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (stream.write(`${line}\n`)) resolve();
-      else stream.once("drain", resolve).once("error", reject);
-    });
-  const close = () =>
-    new Promise<void>((resolve, reject) =>
-      stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
-    );
-  return {
-    write,
-    async commit() {
-      await close();
-      await fsp.rename(tmp, path);
-    },
-    async abort() {
-      await close().catch(() => {});
-      await fsp.rm(tmp, { force: true });
-    },
-  };
 }
 
 /** Reads a JSON Lines file; a line that is not JSON is a UserError naming the file and line. */

@@ -1,7 +1,7 @@
 /** `gotune run`: the main job end to end (see src/app/main-job.ts). */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { type MainJobOptions, runMainJob } from "../../app/main-job.js";
+import { type Brief, type MainJobOptions, runMainJob } from "../../app/main-job.js";
 import { runCommand } from "../../util/errors.js";
 import { positiveInt, positiveNumber } from "../options.js";
 
@@ -41,10 +41,7 @@ export function register(program: Command): void {
       runCommand(async () => {
         const s = await runMainJob({ ...opts, log: (l) => process.stderr.write(`${l}\n`) });
         const f = (x: number) => x.toFixed(4);
-        const line = (
-          name: string,
-          b: { train_examples: number; eval_examples: number; accuracy: number; macro_f1: number },
-        ) =>
+        const line = (name: string, b: Brief) =>
           `${name} (${b.train_examples}/${b.eval_examples}): accuracy ${f(b.accuracy)}, macro-F1 ${f(b.macro_f1)}\n`;
         process.stdout.write(
           `GO ${s.go.data_version ?? ""} (${s.go.source})\n` +
