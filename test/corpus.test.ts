@@ -38,16 +38,17 @@ const idsOf = async (file: string) =>
       .map((l) => Number((JSON.parse(l) as { go_id: string }).go_id.slice(3)) - 1000),
   );
 
-test("the corpus holds the train terms' names, definitions and synonyms, and nothing of a test term", async () => {
+test("the corpus holds the train terms' names, definitions, synonyms and comments, and nothing of a test term", async () => {
   const train = await idsOf("train.jsonl");
   const testIds = await idsOf("test.jsonl");
   assert.equal(train.size + testIds.size, N);
   assert.ok(testIds.size >= 10);
   const corpus = await buildCorpus({ dataDir: data }); // the OBO release recorded in stats.json
-  const seen = { m: new Set<number>(), d: new Set<number>(), s: new Set<string>() };
+  const seen = { m: new Set<number>(), d: new Set<number>(), s: new Set<string>(), c: new Set<number>() };
   for (const t of corpus.texts) {
     for (const k of markersIn(t)) assert.ok(!testIds.has(k), `test term ${k} leaked into the corpus: ${t}`);
-    for (const m of t.matchAll(/([mds])k(\d+)q(\d*)/g)) {
+    for (const m of t.matchAll(/([mdsc])k(\d+)q(\d*)/g)) {
+      if (m[1] === "c") seen.c.add(Number(m[2]));
       if (m[1] === "m") seen.m.add(Number(m[2]));
       if (m[1] === "d") seen.d.add(Number(m[2]));
       if (m[1] === "s") seen.s.add(`${m[2]}.${m[3]}`);
@@ -58,12 +59,16 @@ test("the corpus holds the train terms' names, definitions and synonyms, and not
   // Term i has i % 3 synonyms.
   const wantSyn = [...train].flatMap((i) => Array.from({ length: i % 3 }, (_, j) => `${i}.${j}`));
   assert.deepEqual([...seen.s].sort(), wantSyn.sort(), "every train synonym");
+  // Every fourth term has a comment.
+  const wantComments = [...train].filter((i) => i % 4 === 0);
+  assert.deepEqual([...seen.c].sort(), wantComments.sort(), "every train comment");
   const c = corpus.counts;
   assert.equal(c.train_terms, train.size);
   assert.equal(c.terms_found_in_obo, train.size);
   assert.equal(c.names, train.size);
   assert.equal(c.definitions, train.size);
   assert.equal(c.synonyms, wantSyn.length);
+  assert.equal(c.comments, wantComments.length);
   assert.equal(c.texts, corpus.texts.length);
   assert.equal(c.obo, obo);
   assert.match(corpusSummary(c), new RegExp(`${c.synonyms} synonyms`));

@@ -1,6 +1,7 @@
 /**
  * A small GO-like release for pre-training tests, written on the fly: every term carries its own marker
- * (`mkNq` in its name, `dkNq` in its definition, `skNqJ` in its synonyms), so a test can tell exactly
+ * (`mkNq` in its name, `dkNq` in its definition, `skNqJ` in its synonyms, `ckNq` in the comment every fourth
+ * term has), so a test can tell exactly
  * which terms a corpus drew from. Texts use a few aspect-flavoured words, so there is something to learn.
  */
 import { writeFile } from "node:fs/promises";
@@ -30,6 +31,7 @@ export async function writeMarkedObo(dir: string, n: number, seed = 1): Promise<
       `def: "The ${pick(a, 6)} of the ${pick(a, 3)} dk${i}q, with ${pick(a, 4)}." [GOC:test]`,
     );
     for (let j = 0; j < i % 3; j++) lines.push(`synonym: "${pick(a, 3)} sk${i}q${j}" EXACT []`);
+    if (i % 4 === 0) lines.push(`comment: Note that ${pick(a, 3)} ck${i}q.`);
     lines.push("");
   }
   const path = join(dir, "fixture.obo");
@@ -39,7 +41,7 @@ export async function writeMarkedObo(dir: string, n: number, seed = 1): Promise<
 
 /** The marker number of every term whose marker occurs in `text`. */
 export function markersIn(text: string): number[] {
-  return [...text.matchAll(/[mds]k(\d+)q/g)].map((m) => Number(m[1]));
+  return [...text.matchAll(/[mdsc]k(\d+)q/g)].map((m) => Number(m[1]));
 }
 
 /** A marked OBO of `n` terms in DIR, prepared (no figures) into DIR/split; returns that folder. */

@@ -1,6 +1,6 @@
 /**
- * The unlabelled corpus for masked-language-model pre-training: the train split's names, definitions and
- * synonyms (from the OBO release the split came from), plus any text files given. Terms of the test split
+ * The unlabelled corpus for masked-language-model pre-training: the train split's names, definitions,
+ * synonyms and comments (the last two from the OBO release the split came from), plus any text files given. Terms of the test split
  * never enter it, so pre-training cannot see what fine-tuning is later scored on.
  */
 import { createReadStream, promises as fsp } from "node:fs";
@@ -16,6 +16,7 @@ export interface CorpusCounts {
   names: number;
   definitions: number;
   synonyms: number;
+  comments: number;
   /** Train terms the OBO release holds (a term missing there contributes no synonyms). */
   terms_found_in_obo: number;
   extra_files: number;
@@ -37,7 +38,7 @@ export interface Corpus {
 export interface CorpusOptions {
   /** A folder written by `gotune prepare` (train.jsonl, stats.json). */
   dataDir: string;
-  /** The OBO release for synonyms; undefined means the one recorded in DATA/stats.json; null: no synonyms. */
+  /** The OBO release for synonyms and comments; undefined means the one recorded in DATA/stats.json; null: no synonyms. */
   obo?: string | null;
   /** More text files: one text a line, or JSONL (`.jsonl`/`.ndjson`) with a `text` field. */
   textFiles?: string[];
@@ -149,6 +150,7 @@ export async function buildCorpus(opts: CorpusOptions): Promise<Corpus> {
   const trainIds = new Set(train.map((t) => t.id));
   const obo = opts.obo === undefined ? await recordedObo(opts.dataDir) : opts.obo;
   const synonymsOf = new Map<string, string[]>();
+  const commentOf = new Map<string, string>();
   let found = 0;
   if (obo !== null) {
     await assertReadable(obo, "OBO file");
@@ -160,6 +162,7 @@ export async function buildCorpus(opts: CorpusOptions): Promise<Corpus> {
         term.id,
         term.synonyms.map((s) => s.text),
       );
+      if (term.comment) commentOf.set(term.id, term.comment);
     }
   }
   const counts: CorpusCounts = {
@@ -167,6 +170,7 @@ export async function buildCorpus(opts: CorpusOptions): Promise<Corpus> {
     names: 0,
     definitions: 0,
     synonyms: 0,
+    comments: 0,
     terms_found_in_obo: found,
     extra_files: opts.textFiles?.length ?? 0,
     extra_texts: 0,
@@ -177,7 +181,7 @@ export async function buildCorpus(opts: CorpusOptions): Promise<Corpus> {
   };
   const seen = new Set<string>();
   const texts: string[] = [];
-  const add = (raw: string, kind: "names" | "definitions" | "synonyms" | "extra_texts") => {
+  const add = (raw: string, kind: "names" | "definitions" | "synonyms" | "comments" | "extra_texts") => {
     const t = raw.trim();
     if (t === "") return;
     if (seen.has(t)) {
@@ -193,6 +197,8 @@ export async function buildCorpus(opts: CorpusOptions): Promise<Corpus> {
     add(t.name, "names");
     add(t.text, "definitions");
     for (const s of synonymsOf.get(t.id) ?? []) add(s, "synonyms");
+    const comment = commentOf.get(t.id);
+    if (comment !== undefined) add(comment, "comments");
   }
   for (const f of opts.textFiles ?? []) for (const t of await readTextFile(f)) add(t, "extra_texts");
   counts.texts = texts.length;
@@ -209,7 +215,7 @@ export function corpusSummary(c: CorpusCounts): string {
   const fmt = (n: number) => n.toLocaleString("en-US");
   return (
     `corpus: ${fmt(c.texts)} texts (${fmt(c.characters)} characters) from ${fmt(c.train_terms)} train terms: ` +
-    `${fmt(c.names)} names, ${fmt(c.definitions)} definitions, ${fmt(c.synonyms)} synonyms` +
+    `${fmt(c.names)} names, ${fmt(c.definitions)} definitions, ${fmt(c.synonyms)} synonyms, ${fmt(c.comments ?? 0)} comments` +
     (c.extra_files ? `, ${fmt(c.extra_texts)} texts from ${c.extra_files} file(s)` : "") +
     (c.duplicates_dropped ? `; ${fmt(c.duplicates_dropped)} duplicates dropped` : "")
   );
