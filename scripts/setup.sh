@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(libopenblas-dev libopenblas0-pthread python3-torch fonts-dejavu-core python3-sklearn)
+# OpenBLAS and oneDNN for the addon; fonts for figures; PyTorch and scikit-learn for the reference checks and
+# benchmark; Chromium for the web page's browser test; Snakemake, Slurm and munge for the annotation workflow.
+DEB_PACKAGES=(libopenblas-dev libopenblas0-pthread libdnnl-dev python3-torch fonts-dejavu-core python3-sklearn
+  chromium snakemake slurm-wlm munge)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,6 +30,9 @@ node_prefix="$(dirname "$(dirname "$(command -v node)")")"
 if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node_api.h" ]; then
   export npm_config_nodedir="$node_prefix"
 fi
+# onnxruntime-node (a dev dependency: the benchmark's and the ONNX export's reference) ships its CPU build in the
+# package; its install step would download a GPU build, which cannot succeed offline.
+export ONNXRUNTIME_NODE_INSTALL=skip
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 [ -f build/Release/gotune_native.node ] || npm run build:native
 npm run build --silent
