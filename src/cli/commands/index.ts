@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { register as registerBaseline } from "./baseline.js";
 import { register as registerEval } from "./eval.js";
+import { register as registerExport } from "./export.js";
 import { register as registerFetchGo } from "./fetch-go.js";
 import { register as registerPredict } from "./predict.js";
 import { register as registerPrepare } from "./prepare.js";
@@ -16,6 +17,7 @@ export function registerAll(program: Command): void {
   void program;
   registerBaseline(program);
   registerEval(program);
+  registerExport(program);
   registerFetchGo(program);
   registerPredict(program);
   registerPrepare(program);
