@@ -8,6 +8,7 @@ import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
 import { dirname } from "node:path";
 import { UserError } from "../util/errors.js";
 import { progress } from "../util/progress.js";
+import { checkCommit, checkEtag, checkLocation, shown } from "./repo-paths.js";
 
 /** What the hub says about one file of one revision. */
 export interface FileMetadata {
@@ -52,6 +53,11 @@ async function request(url: URL, init: RequestInit, what: string): Promise<Respo
     return await fetch(url, { ...init, redirect: "manual" });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    // llhttp refused the answer itself (a bad Content-Length, a broken chunk): the server's fault.
+    if (cause?.code?.startsWith("HPE_"))
+      throw new UserError(`${url.origin} sent a malformed HTTP answer for ${what} (${cause.code})`, {
+        hint: "HF_ENDPOINT answered what no Hugging Face hub sends: check HF_ENDPOINT",
+      });
     throw new UserError(
       `cannot reach ${url.origin} for ${what} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
       {
@@ -64,6 +70,17 @@ async function request(url: URL, init: RequestInit, what: string): Promise<Respo
 function cleanEtag(e: string | null): string | undefined {
   if (!e) return undefined;
   return e.replace(/^W\//, "").replace(/^"|"$/g, "");
+}
+
+/** A size header: absent, or a plain decimal byte count; anything else (`NaN`, `-1`, `1e9`) is an error. */
+export function parseSize(text: string | null, header: string, what: string): number | undefined {
+  if (text === null) return undefined;
+  const n = /^\d{1,16}$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n))
+    throw new UserError(`the hub sent ${header}: ${shown(text)} for ${what}, not a byte count`, {
+      hint: "HF_ENDPOINT answered what no Hugging Face hub sends: check HF_ENDPOINT",
+    });
+  return n;
 }
 
 /** Thrown-as-value answer for a file the revision does not have (404 EntryNotFound). */
@@ -84,24 +101,35 @@ export async function fileMetadata(
     const res = await request(url, { method: "HEAD", headers: headersFor(url, origin, o) }, what);
     const commit = res.headers.get("x-repo-commit") ?? undefined;
     const etag = cleanEtag(res.headers.get("x-linked-etag")) ?? cleanEtag(res.headers.get("etag"));
-    const sizeText = res.headers.get("x-linked-size") ?? res.headers.get("content-length");
+    const linked = res.headers.get("x-linked-size");
+    const sizeOf = () =>
+      linked !== null
+        ? parseSize(linked, "X-Linked-Size", what)
+        : parseSize(res.headers.get("content-length"), "Content-Length", what);
+    // Both name files in the cache (snapshots/COMMIT, blobs/ETAG): checked before anything else.
+    const checked = (c: string, e: string, location: string): FileMetadata => ({
+      commit: checkCommit(c, what),
+      etag: checkEtag(e, what),
+      size: sizeOf(),
+      location,
+    });
     if (res.status >= 300 && res.status < 400) {
       const loc = res.headers.get("location");
       if (!loc) throw new UserError(`${url} redirected without a Location`, { hint: "check HF_ENDPOINT" });
-      const next = new URL(loc, url);
+      const next = checkLocation(loc, url, what);
       const relative = !/^[a-z][a-z0-9+.-]*:/i.test(loc);
       if (relative || !commit || !etag) {
         url = next;
         continue;
       }
-      return { commit, etag, size: sizeText ? Number(sizeText) : undefined, location: next.href };
+      return checked(commit, etag, next.href);
     }
     return checkStatus(res, what, () => {
       if (!commit || !etag)
         throw new UserError(`${url.origin} sent no X-Repo-Commit/ETag for ${what}`, {
           hint: "is HF_ENDPOINT a Hugging Face hub?",
         });
-      return { commit, etag, size: sizeText ? Number(sizeText) : undefined, location: url.href };
+      return checked(commit, etag, url.href);
     });
   }
   throw new UserError(`too many redirects for ${what}`, { hint: "check HF_ENDPOINT" });
@@ -149,7 +177,7 @@ export async function downloadTo(
       have > 0 && (meta.size === undefined || have < meta.size) ? { range: `bytes=${have}-` } : {};
     res = await request(at, { headers: headersFor(at, origin, o, range) }, label);
     if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
-      at = new URL(res.headers.get("location")!, at);
+      at = checkLocation(res.headers.get("location")!, at, label);
       continue;
     }
     break;

@@ -9,6 +9,16 @@ import { dirname, join, relative } from "node:path";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
 import { downloadTo, fileMetadata, type HttpOptions, NOT_FOUND } from "./download.js";
+import {
+  assertInside,
+  COMMIT,
+  checkCommit,
+  checkEtag,
+  checkRepoFile,
+  isRevision,
+  readWeightIndex,
+  shown,
+} from "./repo-paths.js";
 
 /** What a caller needs from a model: its tokenizer only, or everything to run it. */
 export type Want = "tokenizer" | "model";
@@ -28,7 +38,6 @@ export interface ModelId {
 }
 
 const TOKENIZER_FILES = ["tokenizer_config.json", "tokenizer.json", "vocab.txt", "special_tokens_map.json"];
-const COMMIT = /^[0-9a-f]{40}$/;
 
 /** The hub cache folder: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -42,11 +51,22 @@ export function isOffline(env: NodeJS.ProcessEnv = process.env): boolean {
   return [env.HF_HUB_OFFLINE, env.TRANSFORMERS_OFFLINE].some((v) => /^(1|on|yes|true)$/i.test(v ?? ""));
 }
 
-/** Parses `ORG/NAME[@REVISION]` or `NAME[@REVISION]`; undefined when it is not a model id. */
+/**
+ * Parses `ORG/NAME[@REVISION]` or `NAME[@REVISION]`; undefined when it is not a model id (the repo
+ * part follows huggingface_hub's validate_repo_id: no `--` or `..`, at most 96 characters). A model id
+ * whose revision could not be a git ref (`..`, a backslash, a NUL...) is a UserError.
+ */
 export function parseModelId(s: string): ModelId | undefined {
-  const m = /^((?:[\w.-]+\/)?[\w.-]+)(?:@([\w./-]+))?$/.exec(s);
-  if (!m || m[1]!.includes("..") || m[1]!.startsWith(".")) return undefined;
-  return { repo: m[1]!, revision: m[2] ?? "main" };
+  const m = /^((?:[\w.-]+\/)?[\w.-]+)(?:@(.*))?$/s.exec(s);
+  const repo = m?.[1];
+  if (!m || !repo || repo.length > 96 || /\.\.|--|^[.-]|[.-]$|[.-]\/|\/[.-]/.test(repo)) return undefined;
+  const revision = m[2] ?? "main";
+  if (!isRevision(revision))
+    throw new UserError(`${shown(revision)} is not a revision (a branch, tag or commit id)`, {
+      file: s,
+      hint: "write the model id as ORG/NAME or ORG/NAME@REVISION, e.g. @main or a 40-digit commit",
+    });
+  return { repo, revision };
 }
 
 /** The cache folder of one repo: `models--ORG--NAME`. */
@@ -68,13 +88,23 @@ async function isDir(p: string): Promise<boolean> {
   );
 }
 
+// A sharded model counts as present only with a sound index and every shard it names.
+async function shardsPresent(index: string): Promise<boolean> {
+  if (!(await isFile(index))) return false;
+  const shards = await readWeightIndex(index).catch(() => undefined);
+  if (!shards) return false;
+  for (const shard of new Set(shards.values()))
+    if (!(await isFile(join(dirname(index), shard)))) return false;
+  return true;
+}
+
 /** True when `dir` has what `want` needs (a tokenizer; for a model also config.json and weights). */
 export async function hasWanted(dir: string, want: Want): Promise<boolean> {
   const tok = (await isFile(join(dir, "tokenizer.json"))) || (await isFile(join(dir, "vocab.txt")));
   if (want === "tokenizer") return tok;
   const weights =
     (await isFile(join(dir, "model.safetensors"))) ||
-    (await isFile(join(dir, "model.safetensors.index.json"))) ||
+    (await shardsPresent(join(dir, "model.safetensors.index.json"))) ||
     (await isFile(join(dir, "pytorch_model.bin")));
   return tok && weights && (await isFile(join(dir, "config.json")));
 }
@@ -89,7 +119,8 @@ export async function cachedSnapshot(
   let commit = id.revision;
   if (!COMMIT.test(commit)) {
     const ref = await fsp.readFile(join(root, "refs", id.revision), "utf8").catch(() => undefined);
-    if (!ref) return undefined;
+    // A ref that is not a commit id (damaged, or planted) is as good as none: fetch anew.
+    if (!ref || !COMMIT.test(ref.trim())) return undefined;
     commit = ref.trim();
   }
   const snap = join(root, "snapshots", commit);
@@ -102,8 +133,8 @@ export async function cachedSnapshot(
  */
 export async function resolveModel(idOrDir: string, want: Want, o: HubOptions = {}): Promise<string> {
   if (await isDir(idOrDir)) return idOrDir;
-  const id = parseModelId(idOrDir);
-  if (!id || /^\.{0,2}\//.test(idOrDir))
+  const id = /^\.{0,2}\//.test(idOrDir) ? undefined : parseModelId(idOrDir);
+  if (!id)
     throw new UserError("no such folder, and not a model id (ORG/NAME[@REVISION])", {
       file: idOrDir,
       hint: "give a model folder or a Hugging Face model id",
@@ -138,20 +169,24 @@ export async function downloadSnapshot(id: ModelId, want: Want, o: HubOptions = 
   const fetchFile = async (filename: string): Promise<boolean> => {
     // Once the first answer pins the commit, every later file comes from that same commit.
     const rev = commit ?? id.revision;
-    const url = `${endpoint}/${id.repo}/resolve/${encodeURIComponent(rev)}/${filename}`;
+    const path = filename.split("/").map(encodeURIComponent).join("/");
+    const url = `${endpoint}/${id.repo}/resolve/${encodeURIComponent(rev)}/${path}`;
     const what = `${id.repo}@${rev}/${filename}`;
     const meta = await fileMetadata(url, http, what);
     if (meta === NOT_FOUND) {
-      if (commit) await writeFileAtomic(join(root, ".no_exist", commit, filename), "");
+      if (commit) await writeInside(root, join(root, ".no_exist", commit, filename), "");
       return false;
     }
     if (!commit) {
       commit = meta.commit;
-      if (commit !== id.revision) await writeFileAtomic(join(root, "refs", id.revision), commit);
-    }
-    const blob = join(root, "blobs", meta.etag);
+      if (commit !== id.revision) await writeInside(root, join(root, "refs", id.revision), commit);
+    } else if (meta.commit !== commit)
+      throw new UserError(`the hub answered ${what} from commit ${meta.commit}, not ${commit}`, {
+        hint: "the repository changed during the download (or HF_ENDPOINT is not a hub): run the command again",
+      });
+    const blob = assertInside(root, join(root, "blobs", meta.etag));
     if (!(await isFile(blob))) await downloadTo(meta.location, blob, meta, http, `${id.repo}/${filename}`);
-    await linkInto(join(root, "snapshots", meta.commit, filename), blob);
+    await linkInto(root, join(root, "snapshots", commit, filename), blob);
     return true;
   };
 
@@ -162,11 +197,9 @@ export async function downloadSnapshot(id: ModelId, want: Want, o: HubOptions = 
   if (want === "model") {
     if (!(await fetchFile("model.safetensors"))) {
       if (await fetchFile("model.safetensors.index.json")) {
-        const index = JSON.parse(
-          await fsp.readFile(join(root, "snapshots", commit!, "model.safetensors.index.json"), "utf8"),
-        );
-        for (const shard of new Set(Object.values(index.weight_map ?? {}) as string[]))
-          await fetchFile(shard);
+        const index = join(root, "snapshots", commit!, "model.safetensors.index.json");
+        // Every shard name is checked before any is fetched: a bad one leaves nothing half-done.
+        for (const shard of new Set((await readWeightIndex(index)).values())) await fetchFile(shard);
       } else if (!(await fetchFile("pytorch_model.bin")))
         throw new UserError(`model ${id.repo} has neither model.safetensors nor pytorch_model.bin`, {
           hint: "gotune reads safetensors or PyTorch weights",
@@ -185,8 +218,15 @@ export async function downloadSnapshot(id: ModelId, want: Want, o: HubOptions = 
   return snap;
 }
 
+// Every write below is checked to land inside the model's cache folder (defence in depth).
+async function writeInside(root: string, path: string, data: string): Promise<void> {
+  await writeFileAtomic(assertInside(root, path), data);
+}
+
 // Snapshot entries are relative symlinks to blobs, as huggingface_hub makes them.
-async function linkInto(pointer: string, blob: string): Promise<void> {
+async function linkInto(root: string, pointer: string, blob: string): Promise<void> {
+  assertInside(join(root, "snapshots"), pointer);
+  assertInside(join(root, "blobs"), blob);
   await fsp.mkdir(dirname(pointer), { recursive: true });
   await fsp.rm(pointer, { force: true });
   try {

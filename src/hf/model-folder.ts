@@ -10,6 +10,7 @@ import type { Param } from "../model/param.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
 import { PytorchCheckpoint } from "./pickle.js";
+import { readWeightIndex } from "./repo-paths.js";
 import { SafetensorsFile, type TensorSource, writeSafetensors } from "./safetensors.js";
 
 /** What a model must offer to be saved or loaded: its config and its parameters. */
@@ -183,17 +184,12 @@ export async function openWeights(dir: string): Promise<TensorSource> {
   if (await exists(single)) return SafetensorsFile.open(single);
   const index = join(dir, "model.safetensors.index.json");
   if (await exists(index)) {
-    let map: Record<string, string>;
-    try {
-      map = JSON.parse(await fsp.readFile(index, "utf8")).weight_map;
-      if (!map || typeof map !== "object") throw new Error();
-    } catch {
-      throw new UserError("the index has no weight_map object", { file: index });
-    }
+    // Shard names are checked to be files inside the folder before any is opened.
+    const map = await readWeightIndex(index);
     const files = new Map<string, SafetensorsFile>();
     const where = new Map<string, SafetensorsFile>();
     try {
-      for (const [name, shard] of Object.entries(map)) {
+      for (const [name, shard] of map) {
         let f = files.get(shard);
         if (!f) {
           f = await SafetensorsFile.open(join(dir, shard));

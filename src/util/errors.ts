@@ -26,7 +26,9 @@ export class UserError extends Error {
   /** The one line shown to the user: `FILE:LINE: what was wrong; what to do`. */
   toLine(): string {
     const at = this.where.file ? `${this.where.file}${this.where.line ? `:${this.where.line}` : ""}: ` : "";
-    return `gotune: ${at}${this.message}${this.hint ? `; ${this.hint}` : ""}`;
+    const line = `gotune: ${at}${this.message}${this.hint ? `; ${this.hint}` : ""}`;
+    // Messages may quote what a hostile file holds: control characters never break the one line.
+    return line.replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
   }
 }
 
