@@ -1,7 +1,8 @@
 /**
  * gotune against PyTorch, with no network: test/python/torch_parity.py builds a small BERT from the
  * reference module ../shared/bench/torch_bert.py, writes it as a Hugging Face folder, and records the
- * logits and two clipped AdamW training steps. gotune loads the folder and must agree.
+ * logits, each layer's attention probabilities and two clipped AdamW training steps. gotune loads the
+ * folder and must agree.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -33,7 +34,9 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number;
 
 const reason = whyNoTorch();
 
-test("logits, loss, gradients and AdamW steps agree with PyTorch", { skip: reason }, async (t) => {
+test("logits, attention probabilities, loss, gradients and AdamW steps agree with PyTorch", {
+  skip: reason,
+}, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "gotune-torch-"));
   try {
     const r = spawnSync(PYTHON, [SCRIPT, "--out", dir], { encoding: "utf8", timeout: 300_000 });
@@ -72,7 +75,19 @@ test("logits, loss, gradients and AdamW steps agree with PyTorch", { skip: reaso
       const { logits } = model.forward({ ...b1, labels: undefined }, { train: false });
       const lg = maxAbsDiff(logits, await exp.readF32("logits"));
       assert.ok(lg.diff < 1e-4, `logits differ by ${lg.diff}`);
-      const worst = { logits: lg.diff, loss: 0, grad: 0, norm: 0, weights: 0, noisy: 0 };
+      // output_attentions=True: every layer's probabilities, padded rows included, as `gotune attention` shows.
+      const { attentions } = model.forward(
+        { ...b1, labels: undefined },
+        { train: false, outputAttentions: true },
+      );
+      assert.equal(attentions!.length, config.num_hidden_layers);
+      let attDiff = 0;
+      for (const [i, p] of attentions!.entries()) {
+        const a = maxAbsDiff(p, await exp.readF32(`attentions.${i}`));
+        assert.ok(a.diff < 1e-5, `layer ${i}: attention probabilities differ by ${a.diff} at ${a.at}`);
+        attDiff = Math.max(attDiff, a.diff);
+      }
+      const worst = { logits: lg.diff, attention: attDiff, loss: 0, grad: 0, norm: 0, weights: 0, noisy: 0 };
       const noisy = new Map<string, Uint8Array>();
 
       // torch.optim.AdamW's default weight decay (0.01) on every parameter, as the script uses it.
@@ -124,7 +139,8 @@ test("logits, loss, gradients and AdamW steps agree with PyTorch", { skip: reaso
         }
       }
       t.diagnostic(
-        `max |gotune - torch|: logits ${worst.logits.toExponential(1)}, loss ${worst.loss.toExponential(1)}, ` +
+        `max |gotune - torch|: logits ${worst.logits.toExponential(1)}, ` +
+          `attention probabilities ${worst.attention.toExponential(1)}, loss ${worst.loss.toExponential(1)}, ` +
           `gradients ${worst.grad.toExponential(1)}, weights after a step ${worst.weights.toExponential(1)} ` +
           `(${worst.noisy.toExponential(1)} where the gradient is at noise level); ` +
           `gradient norm relative ${worst.norm.toExponential(1)}`,

@@ -5,7 +5,8 @@ It imports the reference model from ../shared/bench/torch_bert.py (beside the re
 small BERT with dropout 0 and a fixed seed, and writes into OUT:
   model/config.json, model/model.safetensors   the initial weights as a Hugging Face folder
   model-bin/                                    the same with torch.save's pytorch_model.bin
-  expected.safetensors                          inputs, eval logits, and for each of two AdamW training
+  expected.safetensors                          inputs, eval logits and each layer's attention
+                                                probabilities (attentions.L), and for each of two AdamW training
                                                 steps (clipped): the batch, loss, gradient norm,
                                                 gradients and the weights after the step
 No network and no safetensors package (torch 1.13 has none): the file is written by hand.
@@ -92,6 +93,12 @@ def main():
     m.eval()
     with torch.no_grad():
         out["logits"] = m(b1[0], b1[1], b1[2])
+        # What output_attentions=True gives: each layer's softmax probabilities [B, heads, T, T].
+        bias = (1.0 - b1[1][:, None, None, :].float()) * torch.finfo(torch.float32).min
+        x = m.bert.embeddings(b1[0], b1[2])
+        for i, layer in enumerate(m.bert.encoder.layer):
+            x, probs = layer(x, bias)
+            out[f"attentions.{i}"] = probs
     m.train()
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     for k, (ids, mask, types, y) in enumerate((b1, b2), start=1):

@@ -1,5 +1,6 @@
 /** The list of sub-commands; each module exports `register(program)`. */
 import type { Command } from "commander";
+import { register as registerAttention } from "./attention.js";
 import { register as registerBaseline } from "./baseline.js";
 import { register as registerEval } from "./eval.js";
 import { register as registerExport } from "./export.js";
@@ -15,6 +16,7 @@ import { register as registerTrainVocab } from "./train-vocab.js";
 /** Adds every sub-command to the program. */
 export function registerAll(program: Command): void {
   void program;
+  registerAttention(program);
   registerBaseline(program);
   registerEval(program);
   registerExport(program);
