@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { parseModelId, resolveModel } from "../src/hf/hub.js";
@@ -180,4 +182,107 @@ test("a planted ref that is not a commit id is not trusted: the model is fetched
   const dir = await resolveModel("org/tiny", "tokenizer", opts());
   assert.equal(dir, join(repo, "snapshots", HUB_COMMIT));
   assert.equal(await readFile(join(repo, "refs", "main"), "utf8"), HUB_COMMIT);
+});
+
+const blobs = () => join(cache, "models--org--tiny", "blobs");
+const leftovers = async () =>
+  existsSync(blobs()) ? (await readdir(blobs())).filter((f) => /\.(incomplete|lock)$/.test(f)) : [];
+
+test("a chunked body with no size is checked before its final name: cut JSON, cut safetensors, cut stream", async () => {
+  hub.head.set("config.json", { chunked: true });
+  hub.get.set("config.json", { chunked: true, body: hub.files.get("config.json")!.subarray(0, 20) });
+  await refused(
+    "model",
+    /download of org\/tiny\/config\.json is corrupt: its JSON does not parse; it was not kept/,
+  );
+  assert.deepEqual(await readdir(blobs()), []);
+
+  hub.reset();
+  hub.lfs.delete("model.safetensors");
+  try {
+    hub.head.set("model.safetensors", { chunked: true });
+    hub.get.set("model.safetensors", { chunked: true, body: weights.subarray(0, weights.length - 100) });
+    await refused(
+      "model",
+      /download of org\/tiny\/model\.safetensors is corrupt: its safetensors header is not sound/,
+    );
+    hub.reset();
+    hub.head.set("model.safetensors", { chunked: true });
+    hub.get.set("model.safetensors", { chunked: true, body: Buffer.concat([weights, Buffer.alloc(8)]) });
+    await refused("model", /model\.safetensors is corrupt: its tensors end at byte \d+, but it holds \d+/);
+  } finally {
+    hub.lfs.add("model.safetensors");
+  }
+  hub.reset();
+  hub.head.set("model.safetensors", { headers: { "x-linked-size": undefined } });
+  hub.get.set("model.safetensors", { chunked: true, cutAt: 5000 });
+  await refused("model", /the download of org\/tiny\/model\.safetensors was cut at 5000 bytes/);
+  assert.deepEqual(
+    (await readdir(blobs())).filter((f) => !f.endsWith(".incomplete")).length,
+    3,
+    "only the whole small files are blobs",
+  );
+  hub.reset();
+  const dir = await resolveModel("org/tiny", "model", opts());
+  assert.deepEqual(await readFile(join(dir, "model.safetensors")), weights);
+  assert.deepEqual(await leftovers(), []);
+});
+
+test("a body longer than announced is cut off and not kept", async () => {
+  hub.get.set("config.json", {
+    body: Buffer.concat([hub.files.get("config.json")!, Buffer.alloc(4096, 32)]),
+  });
+  await refused(
+    "model",
+    /the hub sent more than the \d+ bytes it announced for org\/tiny\/config\.json; nothing was kept/,
+  );
+  assert.deepEqual(await readdir(blobs()), []);
+});
+
+test("a damaged blob in the cache is fetched again, not trusted for ever", async () => {
+  const dir = await resolveModel("org/tiny", "model", opts());
+  const blob = await realpath(join(dir, "model.safetensors"));
+  await writeFile(blob, Buffer.alloc(weights.length, 7));
+  await rm(join(dir, "config.json")); // an incomplete snapshot: the next run goes to the hub
+  hub.reset();
+  assert.equal(await resolveModel("org/tiny", "model", opts()), dir);
+  assert.deepEqual(await readFile(join(dir, "model.safetensors")), weights);
+  assert.equal(hub.seen.filter((s) => s.url.startsWith("/cdn/") && s.method === "GET").length, 1);
+});
+
+test("two clients downloading the same model at once both end with the right files", async () => {
+  hub.get.set("model.safetensors", { slowMs: 400 });
+  const [a, b] = await Promise.all([
+    resolveModel("org/tiny", "model", opts()),
+    resolveModel("org/tiny", "model", opts()),
+  ]);
+  assert.equal(a, b);
+  assert.deepEqual(await readFile(join(a, "model.safetensors")), weights);
+  assert.equal(
+    hub.seen.filter((s) => s.url.startsWith("/cdn/") && s.method === "GET").length,
+    1,
+    "fetched twice",
+  );
+  assert.deepEqual(await leftovers(), []);
+
+  // Two processes: one waits on the other's lock file, then finds the blob whole.
+  const env = { HF_ENDPOINT: hub.endpoint, HF_HUB_CACHE: join(cache, "cli") };
+  hub.reset();
+  hub.get.set("vocab.txt", { slowMs: 400 });
+  const runs = await Promise.all(
+    [1, 2].map(() => gotuneAsync(["tokenize", "--model", "org/tiny", "--json", "the cell"], env)),
+  );
+  for (const r of runs) assert.equal(r.code, 0, r.stderr);
+  assert.equal(runs[0]!.stdout, runs[1]!.stdout);
+  assert.deepEqual(JSON.parse(runs[0]!.stdout).input_ids, [2, 5, 6, 3]);
+});
+
+test("a lock left by a killed process does not block the next run", async () => {
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+  const sha = createHash("sha256").update(weights).digest("hex");
+  await mkdir(blobs(), { recursive: true });
+  await writeFile(join(blobs(), `${sha}.lock`), `${dead} ${hostname()}\n`);
+  const dir = await resolveModel("org/tiny", "model", opts());
+  assert.deepEqual(await readFile(join(dir, "model.safetensors")), weights);
+  assert.deepEqual(await leftovers(), []);
 });

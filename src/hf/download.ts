@@ -3,11 +3,12 @@
  * resumable downloads to `DEST.incomplete`, renamed to DEST only once complete and verified.
  * Redirects are followed by hand so that the bearer token never goes to another host.
  */
-import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
+import { createWriteStream, promises as fsp } from "node:fs";
 import { dirname } from "node:path";
 import { UserError } from "../util/errors.js";
+import { withLock } from "../util/lock.js";
 import { progress } from "../util/progress.js";
+import { blobFault } from "./blob-check.js";
 import { checkCommit, checkEtag, checkLocation, shown } from "./repo-paths.js";
 
 /** What the hub says about one file of one revision. */
@@ -151,9 +152,47 @@ function checkStatus<T>(res: Response, what: string, ok: () => T): T | typeof NO
 }
 
 /**
+ * Makes `blob` hold the repository file `filename` as `meta` describes it, under a lock file beside
+ * it (`BLOB.lock`) so that two processes fetching it at once both end with the whole file: a blob
+ * already there is kept when it passes the checks of blob-check.ts, else fetched again.
+ */
+export async function ensureBlob(
+  blob: string,
+  filename: string,
+  meta: FileMetadata,
+  o: HttpOptions,
+  label: string,
+): Promise<void> {
+  await fsp.mkdir(dirname(blob), { recursive: true });
+  const note = () => {
+    if (process.stderr.isTTY && !process.env.GOTUNE_NO_PROGRESS)
+      process.stderr.write(`waiting for another gotune downloading ${label}\n`);
+  };
+  await withLock(
+    `${blob}.lock`,
+    async () => {
+      if (await isFile(blob)) {
+        if (!(await blobFault(blob, filename, meta))) return;
+        await fsp.rm(blob, { force: true }); // damaged in the cache: not trusted for ever
+      }
+      await downloadTo(meta.location, blob, meta, o, label, filename);
+    },
+    note,
+  );
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/**
  * Downloads `url` to `dest`, through `dest.incomplete` (resumed with a Range request when present),
- * checking size and, for LFS files, the sha256 `etag`. A cut download keeps the partial file for
- * the next run and is a UserError; `dest` itself only ever appears whole.
+ * renamed to `dest` only once blob-check.ts finds it whole (its size, its sha256 ETag, or what its kind
+ * allows when the hub gave no size). A cut download keeps the partial file for the next run and is a
+ * UserError; a wrong one is removed. `dest` itself only ever appears whole.
  */
 export async function downloadTo(
   url: string,
@@ -161,6 +200,7 @@ export async function downloadTo(
   meta: { size?: number; etag: string },
   o: HttpOptions,
   label: string,
+  filename = dest,
 ): Promise<void> {
   const partial = `${dest}.incomplete`;
   await fsp.mkdir(dirname(dest), { recursive: true });
@@ -168,13 +208,13 @@ export async function downloadTo(
     (s) => s.size,
     () => 0,
   );
-  if (meta.size !== undefined && have > meta.size) have = 0;
+  // Without a known size a partial file cannot be known to be a prefix of this one: start over.
+  if (meta.size === undefined || have > meta.size) have = 0;
   const origin = new URL(url);
   let at = origin;
   let res: Response | undefined;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const range: Record<string, string> =
-      have > 0 && (meta.size === undefined || have < meta.size) ? { range: `bytes=${have}-` } : {};
+    const range: Record<string, string> = have > 0 && have < meta.size! ? { range: `bytes=${have}-` } : {};
     res = await request(at, { headers: headersFor(at, origin, o, range) }, label);
     if (res.status >= 300 && res.status < 400 && res.headers.get("location")) {
       at = checkLocation(res.headers.get("location")!, at, label);
@@ -192,15 +232,15 @@ export async function downloadTo(
     if (res.status !== 206) have = 0;
     await receive(res, partial, have, meta.size, label);
   }
-  const got = (await fsp.stat(partial)).size;
-  if (meta.size !== undefined && got !== meta.size)
-    throw new UserError(`the download of ${label} stopped at ${got} of ${meta.size} bytes`, {
+  const fault = await blobFault(partial, filename, meta);
+  if (fault?.resumable)
+    throw new UserError(`the download of ${label} is not whole: ${fault.why}`, {
       hint: "run the command again to resume it",
     });
-  if (/^[0-9a-f]{64}$/.test(meta.etag) && (await sha256(partial)) !== meta.etag) {
+  if (fault) {
     await fsp.rm(partial, { force: true });
-    throw new UserError(`the download of ${label} is corrupt (its sha256 is not the hub's)`, {
-      hint: "run the command again to fetch it anew",
+    throw new UserError(`the download of ${label} is corrupt: ${fault.why}`, {
+      hint: "it was not kept; run the command again to fetch it anew",
     });
   }
   await fsp.rename(partial, dest);
@@ -219,9 +259,15 @@ async function receive(
   bar.tick(have);
   let got = have;
   let failure: unknown;
+  let tooLong = false;
   try {
     if (res.body) {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        // Never more than announced: a server that keeps sending is cut off, not written to disk.
+        if (size !== undefined && got + chunk.length > size) {
+          tooLong = true;
+          break;
+        }
         if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
         got += chunk.length;
         bar.tick(chunk.length);
@@ -233,14 +279,14 @@ async function receive(
     bar.done();
     await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
   }
+  if (tooLong) {
+    await fsp.rm(partial, { force: true });
+    throw new UserError(`the hub sent more than the ${size} bytes it announced for ${label}`, {
+      hint: "nothing was kept; HF_ENDPOINT answered what no Hugging Face hub sends: check HF_ENDPOINT",
+    });
+  }
   if (failure !== undefined)
     throw new UserError(`the download of ${label} was cut at ${got}${size ? ` of ${size}` : ""} bytes`, {
       hint: "run the command again to resume it",
     });
-}
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest("hex");
 }

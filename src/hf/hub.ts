@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
-import { downloadTo, fileMetadata, type HttpOptions, NOT_FOUND } from "./download.js";
+import { ensureBlob, fileMetadata, type HttpOptions, NOT_FOUND } from "./download.js";
 import {
   assertInside,
   COMMIT,
@@ -185,8 +185,12 @@ export async function downloadSnapshot(id: ModelId, want: Want, o: HubOptions = 
         hint: "the repository changed during the download (or HF_ENDPOINT is not a hub): run the command again",
       });
     const blob = assertInside(root, join(root, "blobs", meta.etag));
-    if (!(await isFile(blob))) await downloadTo(meta.location, blob, meta, http, `${id.repo}/${filename}`);
-    await linkInto(root, join(root, "snapshots", commit, filename), blob);
+    try {
+      await ensureBlob(blob, filename, meta, http, `${id.repo}/${filename}`);
+      await linkInto(root, join(root, "snapshots", commit, filename), blob);
+    } catch (err) {
+      throw cacheError(err, root, filename);
+    }
     return true;
   };
 
@@ -216,6 +220,16 @@ export async function downloadSnapshot(id: ModelId, want: Want, o: HubOptions = 
       hint: "gotune needs a BERT WordPiece tokenizer",
     });
   return snap;
+}
+
+// A file-system error inside the cache is the cache's (or another process's), never the user's path.
+function cacheError(err: unknown, root: string, filename: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof UserError || !e?.code) return err;
+  return new UserError(`cannot store ${filename} in the Hugging Face cache (${e.code})`, {
+    file: root,
+    hint: "check that the cache folder is writable and that nothing else is deleting it, then run again",
+  });
 }
 
 // Every write below is checked to land inside the model's cache folder (defence in depth).

@@ -64,6 +64,8 @@ export class SafetensorsFile implements TensorSource {
     private readonly fh: fsp.FileHandle,
     readonly tensors: Map<string, TensorInfo>,
     readonly metadata: Record<string, string>,
+    /** Where the data section starts (8 + the header's length). */
+    readonly dataStart: number,
   ) {}
 
   /** Opens and validates `path`; a corrupt header or out-of-range offsets is a UserError naming it. */
@@ -75,8 +77,8 @@ export class SafetensorsFile implements TensorSource {
       throw new UserError("cannot open the safetensors file", { file: path, hint: "check the path" });
     }
     try {
-      const { tensors, metadata } = await readHeader(path, fh);
-      return new SafetensorsFile(path, fh, tensors, metadata);
+      const { tensors, metadata, dataStart } = await readHeader(path, fh);
+      return new SafetensorsFile(path, fh, tensors, metadata, dataStart);
     } catch (err) {
       await fh.close();
       throw err;
@@ -189,7 +191,7 @@ export class SafetensorsFile implements TensorSource {
 async function readHeader(
   path: string,
   fh: fsp.FileHandle,
-): Promise<{ tensors: Map<string, TensorInfo>; metadata: Record<string, string> }> {
+): Promise<{ tensors: Map<string, TensorInfo>; metadata: Record<string, string>; dataStart: number }> {
   const bad = (what: string) =>
     new UserError(`not a valid safetensors file: ${what}`, {
       file: path,
@@ -224,7 +226,7 @@ async function readHeader(
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!e || typeof e !== "object") throw bad(`entry ${name} is not an object`);
-    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES))
+    if (typeof e.dtype !== "string" || !Object.hasOwn(DTYPE_BYTES, e.dtype))
       throw bad(`tensor ${name} has unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as Dtype;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
@@ -247,7 +249,7 @@ async function readHeader(
   for (let i = 1; i < spans.length; i++)
     if (spans[i].begin < spans[i - 1].end)
       throw bad(`tensors ${spans[i - 1].name} and ${spans[i].name} overlap`);
-  return { tensors, metadata };
+  return { tensors, metadata, dataStart };
 }
 
 /** Reads a whole safetensors file as f32 tensors (for small files and tests). */
