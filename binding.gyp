@@ -4,6 +4,7 @@
       "target_name": "gotune_native",
       "sources": [
         "native/addon.cc",
+        "native/runtime.cc",
         "native/gemm.cc",
         "native/embeddings.cc",
         "native/norm.cc",
@@ -16,7 +17,7 @@
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fno-math-errno"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "ldflags": ["-fopenmp"],
-      "libraries": ["-L/usr/lib/x86_64-linux-gnu/openblas-pthread", "-lopenblas", "-lgomp"]
+      "libraries": ["-L/usr/lib/x86_64-linux-gnu/openblas-pthread", "-lopenblas", "-ldnnl", "-lgomp"]
     }
   ]
 }

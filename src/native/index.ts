@@ -94,6 +94,22 @@ interface Addon {
     H: number,
     eps: number,
   ): void;
+  residualLayerNormForward(
+    y: F32,
+    bias: F32 | null,
+    residual: F32,
+    sum: F32,
+    gamma: F32,
+    beta: F32,
+    out: F32,
+    mean: F32,
+    rstd: F32,
+    N: number,
+    H: number,
+    eps: number,
+    p: number,
+    seed: number,
+  ): void;
   layerNormBackward(
     dout: F32,
     x: F32,
@@ -112,6 +128,7 @@ interface Addon {
   setGemmMode(mode: number): void;
   biasGrad(dy: F32, dbias: F32, N: number, H: number, rowStride?: number): void;
   geluForward(x: F32, out: F32, n: number): void;
+  biasGeluForward(y: F32, bias: F32, pre: F32 | null, out: F32, N: number, H: number): void;
   geluBackward(dout: F32, x: F32, dx: F32, n: number): void;
   tanhForward(x: F32, out: F32, n: number): void;
   tanhBackward(dout: F32, y: F32, dx: F32, n: number): void;
@@ -149,7 +166,8 @@ interface Addon {
   setThreads(n: number): void;
   getThreads(): number;
   setBatchedMode(mode: number): void;
-  blasInfo(): { config: string; core: string };
+  setGemmRule(minFlops: number): void;
+  blasInfo(): { config: string; core: string; onednn: string; onednnIsa: number; onednnMinFlops: number };
 }
 
 let loaded: Addon | undefined;

@@ -1,0 +1,131 @@
+/**
+ * Strided matrix views and the products on them: a view names a batch of row-major matrices inside one
+ * Float32Array, so that attention's per-(example, head) products read as one line, `bmm(scores, q, t(k))`,
+ * while the addon addresses head h of example b inside [B, T, H] without a copy.
+ */
+import { addon } from "./index.js";
+
+/**
+ * n1 × n2 matrices of `rows` × `cols` (as stored) in `data`: matrix (i, j) starts at
+ * off + i*s1 + j*s2 and its rows are `ld` apart. `trans` reads each matrix transposed.
+ */
+export interface MatView {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+  readonly off: number;
+  readonly ld: number;
+  readonly s1: number;
+  readonly s2: number;
+  readonly n1: number;
+  readonly n2: number;
+  readonly trans: boolean;
+}
+
+/** One matrix [rows, cols] in `data` from `off`, rows `ld` apart (default: packed). */
+export function mat(data: Float32Array, rows: number, cols: number, off = 0, ld = cols): MatView {
+  return { data, rows, cols, off, ld, s1: 0, s2: 0, n1: 1, n2: 1, trans: false };
+}
+
+/** [B, T, nh*d] (rows `ld` apart, from `off`) as B × nh matrices [T, d]: head h of example b. */
+export function heads(
+  data: Float32Array,
+  B: number,
+  T: number,
+  nh: number,
+  d: number,
+  off = 0,
+  ld = nh * d,
+): MatView {
+  return { data, rows: T, cols: d, off, ld, s1: T * ld, s2: d, n1: B, n2: nh, trans: false };
+}
+
+/** [B, nh, T, Tk] as B × nh matrices [T, Tk]. */
+export function perHead(data: Float32Array, B: number, nh: number, T: number, Tk: number): MatView {
+  return {
+    data,
+    rows: T,
+    cols: Tk,
+    off: 0,
+    ld: Tk,
+    s1: nh * T * Tk,
+    s2: T * Tk,
+    n1: B,
+    n2: nh,
+    trans: false,
+  };
+}
+
+/** The same matrices, read transposed. */
+export function t(v: MatView): MatView {
+  return { ...v, trans: !v.trans };
+}
+
+const shapeOf = (v: MatView) => (v.trans ? [v.cols, v.rows] : [v.rows, v.cols]);
+
+/**
+ * C = alpha · op(A) · op(B) + beta · C for every matrix of the batch (C is never transposed; a single
+ * matrix broadcasts over a batch when its counts are 1). Shapes are checked here; bounds in the addon.
+ */
+export function bmm(C: MatView, A: MatView, B: MatView, alpha = 1, beta = 0): void {
+  const [M, K] = shapeOf(A),
+    [K2, N] = shapeOf(B);
+  if (C.trans || K !== K2 || C.rows !== M || C.cols !== N)
+    throw new Error(`bmm: [${C.rows}, ${C.cols}] = [${M}, ${K}] · [${K2}, ${N}] does not fit`);
+  const n1 = C.n1,
+    n2 = C.n2;
+  for (const v of [A, B])
+    if ((v.n1 !== n1 && v.n1 !== 1) || (v.n2 !== n2 && v.n2 !== 1))
+      throw new Error(`bmm: batch ${v.n1} × ${v.n2} does not match ${n1} × ${n2}`);
+  // A single matrix (counts 1) broadcasts: stride 0.
+  const s1 = (v: MatView) => (v.n1 === 1 ? 0 : v.s1),
+    s2 = (v: MatView) => (v.n2 === 1 ? 0 : v.s2);
+  const k = addon();
+  if (n1 * n2 === 1) {
+    k.sgemm(
+      A.trans,
+      B.trans,
+      M,
+      N,
+      K,
+      alpha,
+      A.data,
+      A.off,
+      A.ld,
+      B.data,
+      B.off,
+      B.ld,
+      beta,
+      C.data,
+      C.off,
+      C.ld,
+    );
+    return;
+  }
+  k.sgemmBatched(
+    A.trans,
+    B.trans,
+    M,
+    N,
+    K,
+    alpha,
+    A.data,
+    A.off,
+    A.ld,
+    s1(A),
+    s2(A),
+    B.data,
+    B.off,
+    B.ld,
+    s1(B),
+    s2(B),
+    beta,
+    C.data,
+    C.off,
+    C.ld,
+    C.s1,
+    C.s2,
+    n1,
+    n2,
+  );
+}
