@@ -1,9 +1,11 @@
 /**
- * BertAttention: multi-head self-attention (query/key/value projections, scaled scores plus the additive
- * mask, softmax, attention dropout, context) and its output block (dense, dropout, residual, LayerNorm).
- * Heads are addressed inside [B, T, H] by strides: head h of example b is columns h*d .. h*d+d-1.
+ * BertAttention: multi-head self-attention (query/key/value projections as one product, scaled scores
+ * plus the additive mask, softmax, attention dropout, context) and its output block (dense, then bias,
+ * dropout, residual and LayerNorm in one pass). Heads are strided views of [B, T, ·]: head h of example b
+ * is columns h*d .. h*d+d-1 of its rows (views.ts), so no product copies its operands.
  */
 import { addon } from "../native/index.js";
+import { bmm, heads, perHead, t } from "../native/views.js";
 import { Buffers, roleOf } from "./buffers.js";
 import type { BertConfig } from "./config.js";
 import type { Ctx } from "./context.js";
@@ -14,9 +16,8 @@ import type { Param } from "./param.js";
 
 /** Self-attention plus output block under `prefix` (e.g. `bert.encoder.layer.0.attention`). */
 export class Attention {
-  readonly query: Linear;
-  readonly key: Linear;
-  readonly value: Linear;
+  /** query, key and value packed: weight [3H, H], output [B*T, 3H] (q | k | v in each row). */
+  readonly qkv: Linear;
   readonly dense: Linear;
   readonly norm: LayerNorm;
   private readonly probsDropout: Dropout;
@@ -26,9 +27,7 @@ export class Attention {
   private readonly d: number;
   private readonly scale: number;
   private readonly bufs: Buffers;
-  private q: Float32Array = new Float32Array(0);
-  private k: Float32Array = new Float32Array(0);
-  private v: Float32Array = new Float32Array(0);
+  private qkvOut: Float32Array = new Float32Array(0);
   private probs: Float32Array = new Float32Array(0);
   private probsUsed: Float32Array = new Float32Array(0);
   private B = 0;
@@ -49,9 +48,8 @@ export class Attention {
     this.d = H / this.heads;
     this.scale = 1 / Math.sqrt(this.d);
     this.bufs = new Buffers(roleOf(prefix), scratch);
-    this.query = new Linear(`${prefix}.self.query`, H, H, scratch);
-    this.key = new Linear(`${prefix}.self.key`, H, H, scratch);
-    this.value = new Linear(`${prefix}.self.value`, H, H, scratch);
+    const self = `${prefix}.self`;
+    this.qkv = new Linear([`${self}.query`, `${self}.key`, `${self}.value`], H, 3 * H, scratch);
     this.dense = new Linear(`${prefix}.output.dense`, H, H, scratch);
     this.norm = new LayerNorm(`${prefix}.output.LayerNorm`, H, config.layer_norm_eps, scratch);
     this.probsDropout = new Dropout(config.attention_probs_dropout_prob);
@@ -59,18 +57,18 @@ export class Attention {
   }
 
   params(): Param[] {
-    return [
-      ...this.query.params(),
-      ...this.key.params(),
-      ...this.value.params(),
-      ...this.dense.params(),
-      ...this.norm.params(),
-    ];
+    return [...this.qkv.params(), ...this.dense.params(), ...this.norm.params()];
   }
 
   /** The attention probabilities of the last forward, [B, heads, T, T] (before dropout); see `keepProbs`. */
   attentionProbs(): Float32Array {
     return this.probs;
+  }
+
+  /** q, k and v of [B*T, 3H] (or of its gradient) as B × heads matrices [T, d]. */
+  private qkvHeads(x: Float32Array) {
+    const { B, T, heads: nh, d, H } = this;
+    return [0, 1, 2].map((i) => heads(x, B, T, nh, d, i * H, 3 * H));
   }
 
   /**
@@ -79,81 +77,25 @@ export class Attention {
    */
   forward(x: Float32Array, maskBias: Float32Array, ctx: Ctx, keepProbs = false): Float32Array {
     const { B, T } = ctx,
-      H = this.H,
-      nh = this.heads,
-      d = this.d,
+      { H, heads: nh, d } = this,
       N = B * T,
-      S = B * nh * T * T,
-      a = addon();
+      S = B * nh * T * T;
     this.B = B;
     this.T = T;
     const sh = ctx.shared === true;
-    this.q = this.query.forward(x, N, 0, H, sh); // [B, T, H]
-    this.k = this.key.forward(x, N, 0, H, sh); // [B, T, H]
-    this.v = this.value.forward(x, N, 0, H, sh); // [B, T, H]
+    this.qkvOut = this.qkv.forward(x, N, 0, H, sh); // [B, T, 3H]
+    const [q, k, v] = this.qkvHeads(this.qkvOut); // each B × nh of [T, d]
     const probs = this.bufs.get("probs", S, sh && !keepProbs); // [B, nh, T, T]
-    // scores[b, h] [T, T] = q[b, :, h] [T, d] · k[b, :, h]ᵀ [d, T]
-    a.sgemmBatched(
-      false,
-      true,
-      T,
-      T,
-      d,
-      1,
-      this.q,
-      0,
-      H,
-      T * H,
-      d,
-      this.k,
-      0,
-      H,
-      T * H,
-      d,
-      0,
-      probs,
-      0,
-      T,
-      nh * T * T,
-      T * T,
-      B,
-      nh,
-    );
-    a.softmaxForward(probs, maskBias, probs, B * nh * T, T, nh * T, this.scale);
+    const P = perHead(probs, B, nh, T, T);
+    bmm(P, q, t(k)); // scores[b, h] [T, T] = q [T, d] · kᵀ [d, T]
+    addon().softmaxForward(probs, maskBias, probs, B * nh * T, T, nh * T, this.scale); // scale, mask, softmax
     this.probs = probs;
     const used = ctx.train && this.probsDropout.p > 0 ? this.bufs.get("probsDropped", S) : probs;
     this.probsUsed = this.probsDropout.forward(probs, used, S, ctx); // [B, nh, T, T]
     const context = this.bufs.get("context", N * H, sh); // [B, T, H]
-    // context[b, :, h] [T, d] = P[b, h] [T, T] · v[b, :, h] [T, d]
-    a.sgemmBatched(
-      false,
-      false,
-      T,
-      d,
-      T,
-      1,
-      this.probsUsed,
-      0,
-      T,
-      nh * T * T,
-      T * T,
-      this.v,
-      0,
-      H,
-      T * H,
-      d,
-      0,
-      context,
-      0,
-      H,
-      T * H,
-      d,
-      B,
-      nh,
-    );
-    const y = this.dense.forward(context, N, 0, H, sh); // [B, T, H]
-    const sum = this.hiddenDropout.forward(y, y, N * H, ctx, x); // dropout(y) + x, in place
-    return this.norm.forward(sum, N, sh);
+    bmm(heads(context, B, T, nh, d), perHead(this.probsUsed, B, nh, T, T), v); // context[b, h] [T, d] = P [T, T] · v [T, d]
+    const y = this.dense.forwardNoBias(context, N, sh); // [B, T, H]
+    return this.norm.forwardResidual(y, this.dense.bias.data, x, this.hiddenDropout.arm(ctx), N, sh);
   }
 
   /**
@@ -161,136 +103,28 @@ export class Attention {
    * buffer "dB" (dout may be that same buffer: it is read first).
    */
   backward(dout: Float32Array): Float32Array {
-    const B = this.B,
-      T = this.T,
-      H = this.H,
-      nh = this.heads,
-      d = this.d,
+    const { B, T, H, heads: nh, d } = this,
       N = B * T,
-      S = B * nh * T * T,
-      a = addon();
+      S = B * nh * T * T;
     const dx = this.scratch.get("dB", N * H);
     this.norm.backward(dout, dx); // dx now holds d(sum): the residual's gradient, and the branch's
     const dy = this.hiddenDropout.backward(dx, this.scratch.get("dTmp", N * H), N * H);
     const dContext = this.scratch.get("dContext", N * H); // [B, T, H]
     this.dense.backward(dy, dContext);
-    const dP = this.scratch.get("dP", S); // [B, nh, T, T]
-    // dP[b, h] [T, T] = dContext[b, :, h] [T, d] · v[b, :, h]ᵀ [d, T]
-    a.sgemmBatched(
-      false,
-      true,
-      T,
-      T,
-      d,
-      1,
-      dContext,
-      0,
-      H,
-      T * H,
-      d,
-      this.v,
-      0,
-      H,
-      T * H,
-      d,
-      0,
-      dP,
-      0,
-      T,
-      nh * T * T,
-      T * T,
-      B,
-      nh,
-    );
-    const dV = this.scratch.get("dV", N * H);
-    // dv[b, :, h] [T, d] = P[b, h]ᵀ [T, T] · dContext[b, :, h] [T, d]
-    a.sgemmBatched(
-      true,
-      false,
-      T,
-      d,
-      T,
-      1,
-      this.probsUsed,
-      0,
-      T,
-      nh * T * T,
-      T * T,
-      dContext,
-      0,
-      H,
-      T * H,
-      d,
-      0,
-      dV,
-      0,
-      H,
-      T * H,
-      d,
-      B,
-      nh,
-    );
-    const dProbs = this.probsDropout.backward(dP, dP, S);
-    a.softmaxBackward(dProbs, this.probs, dP, B * nh * T, T, this.scale); // dP: d(raw scores q·kᵀ)
-    const dQ = this.scratch.get("dQ", N * H),
-      dK = this.scratch.get("dK", N * H);
-    // dq[b, :, h] [T, d] = dS[b, h] [T, T] · k[b, :, h] [T, d]
-    a.sgemmBatched(
-      false,
-      false,
-      T,
-      d,
-      T,
-      1,
-      dP,
-      0,
-      T,
-      nh * T * T,
-      T * T,
-      this.k,
-      0,
-      H,
-      T * H,
-      d,
-      0,
-      dQ,
-      0,
-      H,
-      T * H,
-      d,
-      B,
-      nh,
-    );
-    // dk[b, :, h] [T, d] = dS[b, h]ᵀ [T, T] · q[b, :, h] [T, d]
-    a.sgemmBatched(
-      true,
-      false,
-      T,
-      d,
-      T,
-      1,
-      dP,
-      0,
-      T,
-      nh * T * T,
-      T * T,
-      this.q,
-      0,
-      H,
-      T * H,
-      d,
-      0,
-      dK,
-      0,
-      H,
-      T * H,
-      d,
-      B,
-      nh,
-    );
-    this.query.backward(dQ, dx, true);
-    this.key.backward(dK, dx, true);
-    this.value.backward(dV, dx, true);
+    const [q, k, v] = this.qkvHeads(this.qkvOut);
+    const dQKV = this.scratch.get("dQKV", N * 3 * H); // [B, T, 3H]
+    const [dq, dk, dv] = this.qkvHeads(dQKV);
+    const dC = heads(dContext, B, T, nh, d),
+      P = perHead(this.probsUsed, B, nh, T, T);
+    const dPbuf = this.scratch.get("dP", S),
+      dP = perHead(dPbuf, B, nh, T, T); // [B, nh, T, T]
+    bmm(dP, dC, t(v)); // dP [T, T] = dContext [T, d] · vᵀ [d, T]
+    bmm(dv, t(P), dC); // dv [T, d] = Pᵀ [T, T] · dContext [T, d]
+    const dProbs = this.probsDropout.backward(dPbuf, dPbuf, S);
+    addon().softmaxBackward(dProbs, this.probs, dPbuf, B * nh * T, T, this.scale); // dP: d(raw scores q·kᵀ)
+    bmm(dq, dP, k); // dq [T, d] = dS [T, T] · k [T, d]
+    bmm(dk, t(dP), q); // dk [T, d] = dSᵀ [T, T] · q [T, d]
+    this.qkv.backward(dQKV, dx, true);
     return dx;
   }
 }

@@ -1,4 +1,7 @@
-/** Named activation buffers, reallocated only when a size changes, so steady-state calls never allocate. */
+/**
+ * Named activation buffers that only grow: a smaller request is a view of the storage already there, so
+ * length-grouped batches (a new shape almost every step) allocate nothing once the largest has been seen.
+ */
 
 /**
  * The buffers of one module. With a `pool`, a buffer asked for as shared comes from the pool under the
@@ -6,7 +9,7 @@
  * writes into the same buffers instead of keeping its own activations.
  */
 export class Buffers {
-  private readonly map = new Map<string, Float32Array>();
+  private readonly map = new Map<string, { store: Float32Array; view: Float32Array }>();
   private readonly keys = new Map<string, string>();
 
   constructor(
@@ -18,11 +21,12 @@ export class Buffers {
   get(name: string, n: number, shared = false): Float32Array {
     if (shared && this.pool) return this.pool.get(this.key(name), n);
     let b = this.map.get(name);
-    if (!b || b.length !== n) {
-      b = new Float32Array(n);
+    if (!b || b.store.length < n) {
+      const store = new Float32Array(n);
+      b = { store, view: store };
       this.map.set(name, b);
-    }
-    return b;
+    } else if (b.view.length !== n) b.view = b.store.subarray(0, n);
+    return b.view;
   }
 
   private key(name: string): string {

@@ -28,6 +28,16 @@ export class Dropout {
     return x;
   }
 
+  /**
+   * For a kernel that applies this dropout inside its own pass (the residual LayerNorm): starts the
+   * forward as `forward` would and gives the probability in force (0 when inactive) and the seed.
+   */
+  arm(ctx: Ctx): { p: number; seed: number } {
+    this.active = ctx.train && this.p > 0;
+    if (this.active) this.seed = ctx.seeds.next();
+    return { p: this.active ? this.p : 0, seed: this.active ? this.seed : 0 };
+  }
+
   /** dx[n] = d(loss)/d(x) from dout; returns dx, or dout itself when the last forward was inactive. */
   backward(dout: Float32Array, dx: Float32Array, n: number): Float32Array {
     if (!this.active) return dout;

@@ -52,17 +52,16 @@ export class Layer {
    */
   forward(x: Float32Array, maskBias: Float32Array, ctx: Ctx, keepProbs = false): Float32Array {
     const N = ctx.B * ctx.T,
-      H = this.H,
       I = this.I,
       sh = ctx.shared === true;
     this.n = N;
     const a = this.attention.forward(x, maskBias, ctx, keepProbs); // [N, H]
-    this.inter = this.intermediate.forward(a, N, 0, H, sh); // [N, I], before GELU
+    this.inter = this.intermediate.forwardNoBias(a, N, sh); // [N, I], before its bias
     const g = this.bufs.get("gelu", N * I, sh); // [N, I]
-    addon().geluForward(this.inter, g, N * I);
-    const y = this.output.forward(g, N, 0, I, sh); // [N, H]
-    const sum = this.dropout.forward(y, y, N * H, ctx, a); // dropout(y) + a, in place
-    return this.norm.forward(sum, N, sh);
+    // inter += bias (kept for backward unless shared: inference), g = GELU(inter), in one pass
+    addon().biasGeluForward(this.inter, this.intermediate.bias.data, sh ? null : this.inter, g, N, I);
+    const y = this.output.forwardNoBias(g, N, sh); // [N, H]
+    return this.norm.forwardResidual(y, this.output.bias.data, a, this.dropout.arm(ctx), N, sh);
   }
 
   /** From dout [B*T, H]: parameter gradients, and d(loss)/d(x) [B*T, H] (a scratch buffer, returned). */

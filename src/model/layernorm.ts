@@ -38,6 +38,43 @@ export class LayerNorm {
     return out;
   }
 
+  /**
+   * The residual block's tail in one pass: out [N, H] = LayerNorm(dropout(y + bias) + residual), with
+   * `drop` from Dropout.arm. The sum overwrites y and is kept for backward.
+   */
+  forwardResidual(
+    y: Float32Array,
+    bias: Float32Array,
+    residual: Float32Array,
+    drop: { p: number; seed: number },
+    N: number,
+    shared = false,
+  ): Float32Array {
+    const H = this.hidden;
+    const out = this.bufs.get("out", N * H, shared);
+    const mean = this.bufs.get("mean", N, shared),
+      rstd = this.bufs.get("rstd", N, shared);
+    addon().residualLayerNormForward(
+      y,
+      bias,
+      residual,
+      y,
+      this.weight.data,
+      this.bias.data,
+      out,
+      mean,
+      rstd,
+      N,
+      H,
+      this.eps,
+      drop.p,
+      drop.seed,
+    );
+    this.x = y;
+    this.n = N;
+    return out;
+  }
+
   /** dx [N, H] from dout [N, H] (added with accumulate); dgamma, dbeta [H] accumulate into the grads. */
   backward(dout: Float32Array, dx: Float32Array, accumulate = false): void {
     const H = this.hidden,

@@ -1,12 +1,20 @@
 /** A fully connected layer, y = x Wᵀ + b, with PyTorch's [out, in] weight layout. */
+
 import { addon } from "../native/index.js";
+import { bmm, mat, t } from "../native/views.js";
 import { Buffers, roleOf } from "./buffers.js";
 import { makeParam, type Param } from "./param.js";
 
-/** Linear(in, out) under the Hugging Face name prefix `name` (`.weight` [out, in], `.bias` [out]). */
+/**
+ * Linear(in, out) under the Hugging Face name prefix `name` (`.weight` [out, in], `.bias` [out]). Given
+ * several names, the layers share one packed weight [k·out_each, in] whose rows are theirs in order, so
+ * that attention's query, key and value are one product; their Params are views of the packed storage.
+ */
 export class Linear {
+  /** The (packed) weight [out, in] and bias [out]; `params()` gives the Hugging Face tensors. */
   readonly weight: Param;
   readonly bias: Param;
+  private readonly parts: Param[];
   private readonly bufs: Buffers;
   private x: Float32Array = new Float32Array(0);
   private xOff = 0;
@@ -14,18 +22,38 @@ export class Linear {
   private n = 0;
 
   constructor(
-    name: string,
+    name: string | string[],
     readonly inFeatures: number,
     readonly outFeatures: number,
     pool?: Buffers,
   ) {
-    this.bufs = new Buffers(roleOf(name), pool);
-    this.weight = makeParam(`${name}.weight`, [outFeatures, inFeatures]);
-    this.bias = makeParam(`${name}.bias`, [outFeatures]);
+    const names = typeof name === "string" ? [name] : name;
+    if (outFeatures % names.length !== 0)
+      throw new Error(`${outFeatures} outputs do not split ${names.length} ways`);
+    this.bufs = new Buffers(roleOf(names[0]), pool);
+    this.weight = makeParam(`${names[0]}.weight`, [outFeatures, inFeatures]);
+    this.bias = makeParam(`${names[0]}.bias`, [outFeatures]);
+    if (names.length === 1) {
+      this.parts = [this.weight, this.bias];
+      return;
+    }
+    const o = outFeatures / names.length,
+      w = this.weight,
+      b = this.bias;
+    const view = (p: Param, n: string, shape: number[], at: number, len: number): Param => ({
+      name: n,
+      shape,
+      data: p.data.subarray(at, at + len),
+      grad: p.grad.subarray(at, at + len),
+    });
+    this.parts = names.flatMap((n, i) => [
+      view(w, `${n}.weight`, [o, inFeatures], i * o * inFeatures, o * inFeatures),
+      view(b, `${n}.bias`, [o], i * o, o),
+    ]);
   }
 
   params(): Param[] {
-    return [this.weight, this.bias];
+    return this.parts;
   }
 
   /**
@@ -34,17 +62,37 @@ export class Linear {
    * by the pool when `shared`).
    */
   forward(x: Float32Array, N: number, xOff = 0, ldx = this.inFeatures, shared = false): Float32Array {
+    const y = this.bufs.get("y", N * this.outFeatures, shared);
+    addon().fillRows(y, this.bias.data, N, this.outFeatures); // the bias, then the product added onto it
+    this.multiply(x, N, xOff, ldx, y, 1);
+    return y;
+  }
+
+  /**
+   * y [N, out] = x [N, in] · Wᵀ without the bias, for a consumer that adds it in its own pass (bias and
+   * GELU, or the residual LayerNorm); backward is the same as forward's.
+   */
+  forwardNoBias(x: Float32Array, N: number, shared = false): Float32Array {
+    const y = this.bufs.get("y", N * this.outFeatures, shared);
+    this.multiply(x, N, 0, this.inFeatures, y, 0);
+    return y;
+  }
+
+  private multiply(
+    x: Float32Array,
+    N: number,
+    xOff: number,
+    ldx: number,
+    y: Float32Array,
+    beta: number,
+  ): void {
     const I = this.inFeatures,
-      O = this.outFeatures,
-      k = addon();
-    const y = this.bufs.get("y", N * O, shared);
-    k.fillRows(y, this.bias.data, N, O); // the bias, then the product added onto it (beta 1)
-    k.sgemm(false, true, N, O, I, 1, x, xOff, ldx, this.weight.data, 0, I, 1, y, 0, O);
+      O = this.outFeatures;
+    bmm(mat(y, N, O), mat(x, N, I, xOff, ldx), t(mat(this.weight.data, O, I)), 1, beta); // [N, O] = [N, I] · [I, O]
     this.x = x;
     this.xOff = xOff;
     this.ldx = ldx;
     this.n = N;
-    return y;
   }
 
   /**
@@ -54,28 +102,16 @@ export class Linear {
   backward(dy: Float32Array, dx: Float32Array | null, accumulate = false): void {
     const I = this.inFeatures,
       O = this.outFeatures,
-      N = this.n,
-      k = addon();
-    k.sgemm(true, false, O, I, N, 1, dy, 0, O, this.x, this.xOff, this.ldx, 1, this.weight.grad, 0, I);
-    k.biasGrad(dy, this.bias.grad, N, O);
+      N = this.n;
+    bmm(mat(this.weight.grad, O, I), t(mat(dy, N, O)), mat(this.x, N, I, this.xOff, this.ldx), 1, 1); // [O, I] += [O, N] · [N, I]
+    addon().biasGrad(dy, this.bias.grad, N, O);
     if (dx)
-      k.sgemm(
-        false,
-        false,
-        N,
-        I,
-        O,
+      bmm(
+        mat(dx, N, I, this.xOff, this.ldx),
+        mat(dy, N, O),
+        mat(this.weight.data, O, I),
         1,
-        dy,
-        0,
-        O,
-        this.weight.data,
-        0,
-        I,
         accumulate ? 1 : 0,
-        dx,
-        this.xOff,
-        this.ldx,
-      );
+      ); // [N, I] = [N, O] · [O, I]
   }
 }
