@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/runtime.cc",
         "native/gemm.cc",
+        "native/gemm_bf16.cc",
         "native/embeddings.cc",
         "native/norm.cc",
         "native/pointwise.cc",

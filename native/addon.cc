@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "kernels.h"
@@ -27,6 +28,7 @@ class Args {
 
   View<float> f32(const char* name) { return typed<float, napi_float32_array>(name, "a Float32Array"); }
   View<int32_t> i32(const char* name) { return typed<int32_t, napi_int32_array>(name, "an Int32Array"); }
+  View<uint16_t> u16(const char* name) { return typed<uint16_t, napi_uint16_array>(name, "a Uint16Array (bf16)"); }
   // A Float32Array, or null/undefined (p == nullptr).
   View<float> f32OrNull(const char* name) {
     if (nullish()) {
@@ -149,6 +151,46 @@ Napi::Value SgemmBatched(const Napi::CallbackInfo& info) {
   fits(a.env, B, offB + (n1 - 1) * sb.s1 + (n2 - 1) * sb.s2 + span(tb ? N : K, tb ? K : N, sb.ld), "B");
   fits(a.env, C, offC + (n1 - 1) * sc.s1 + (n2 - 1) * sc.s2 + span(M, N, sc.ld), "C");
   sgemmBatched(ta, tb, M, N, K, alpha, A.p + offA, sa, B.p + offB, sb, beta, C.p + offC, sc, n1, n2);
+  return a.env.Undefined();
+}
+
+// toBf16(x: F32, out: U16, n)
+Napi::Value ToBf16(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const auto x = a.f32("x");
+  const auto out = a.u16("out");
+  const int64_t n = a.size("n");
+  fits(a.env, x, n, "x");
+  fits(a.env, out, n, "out");
+  toBf16(out.p, x.p, n);
+  return a.env.Undefined();
+}
+
+// gemmBf16(ta, tb, M, N, K, alpha, A: U16, offA, lda, B: U16, offB, ldb, beta, C: F32, offC, ldc)
+Napi::Value GemmBf16(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const bool ta = a.flag(), tb = a.flag();
+  const int64_t M = a.size("M"), N = a.size("N"), K = a.size("K");
+  const float alpha = a.f("alpha");
+  const auto A = a.u16("A");
+  const int64_t offA = a.size("offA"), lda = a.size("lda");
+  const auto B = a.u16("B");
+  const int64_t offB = a.size("offB"), ldb = a.size("ldb");
+  const float beta = a.f("beta");
+  const auto C = a.f32("C");
+  const int64_t offC = a.size("offC"), ldc = a.size("ldc");
+  checkLd(a.env, lda, ta ? M : K, "lda");
+  checkLd(a.env, ldb, tb ? K : N, "ldb");
+  checkLd(a.env, ldc, N, "ldc");
+  fits(a.env, A, offA + span(ta ? K : M, ta ? M : K, lda), "A");
+  fits(a.env, B, offB + span(tb ? N : K, tb ? K : N, ldb), "B");
+  fits(a.env, C, offC + span(M, N, ldc), "C");
+  if (!bf16Available()) throw Napi::Error::New(a.env, "this CPU has no bf16 dot products (AVX512-BF16 or AMX)");
+  try {
+    gemmBf16(ta, tb, M, N, K, alpha, A.p + offA, lda, B.p + offB, ldb, beta, C.p + offC, ldc);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(a.env, e.what());
+  }
   return a.env.Undefined();
 }
 
@@ -517,12 +559,14 @@ Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
   o.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
   o.Set("onednnIsa", static_cast<double>(dnnl_get_effective_cpu_isa()));
   o.Set("onednnMinFlops", gemmRule());
+  o.Set("bf16", bf16Available());
   return o;
 }
 
-// The default rule: oneDNN for every product but tiny ones when the CPU has AVX-512 and OpenBLAS does
-// not use it (OPENBLAS_CORETYPE=Haswell, as CI sets); OpenBLAS alone otherwise. GOTUNE_GEMM=openblas or
-// onednn forces one library.
+// The default rule, from measuring the model's products one per thread (bench/gemm.ts prints both):
+// when the CPU has AVX-512 and OpenBLAS does not use it (OPENBLAS_CORETYPE=Haswell, as CI sets), oneDNN
+// was faster at every shape, from attention's 30x30x64 to the FFN's 800x3072x768 (1.1x to 4x), so it
+// runs them all; elsewhere OpenBLAS does. GOTUNE_GEMM=openblas or onednn forces one library.
 void pickGemmRule() {
   const char* env = std::getenv("GOTUNE_GEMM");
   if (env && std::strcmp(env, "openblas") == 0) return setGemmRule(-1);
@@ -531,9 +575,7 @@ void pickGemmRule() {
   const std::string core = openblas_get_corename();
   const bool blasAvx512 = core.find("kylakex") != std::string::npos || core.find("ooperlake") != std::string::npos ||
                           core.find("apphire") != std::string::npos;
-  (void)avx512;
-  (void)blasAvx512;
-  setGemmRule(-1);
+  setGemmRule(avx512 && !blasAvx512 ? 0 : -1);
 }
 
 }  // namespace
@@ -545,6 +587,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   } table[] = {
       {"sgemm", Sgemm},
       {"sgemmBatched", SgemmBatched},
+      {"toBf16", ToBf16},
+      {"gemmBf16", GemmBf16},
       {"embeddingsForward", EmbeddingsForward},
       {"embeddingsBackward", EmbeddingsBackward},
       {"zeroRows", ZeroRows},

@@ -42,6 +42,16 @@ struct Strided {
 void sgemmBatched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, Strided a,
                   const float* B, Strided b, float beta, float* C, Strided c, int64_t n1, int64_t n2);
 
+// ---- bf16 products (gemm_bf16.cc): oneDNN's matmul, fp32 accumulation and output ----
+
+// Whether the CPU has bf16 dot products (AVX512-BF16 or AMX) for oneDNN to use.
+bool bf16Available();
+// out = x rounded to bf16 (nearest even).
+void toBf16(uint16_t* out, const float* x, int64_t n);
+// C[M,N] = alpha * op(A) op(B) + beta * C with A and B in bf16; throws std::runtime_error if oneDNN fails.
+void gemmBf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
+              const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
 // ---- embeddings (embeddings.cc) ----
 
 // out[b,t] = word[ids[b,t]] + pos[t] + type[types[b,t]].

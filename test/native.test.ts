@@ -106,8 +106,9 @@ test("sgemm honours transposes, leading dimensions, offsets, alpha and beta", ()
   );
 });
 
-test("large sgemm split over threads (by rows and by columns) equals the reference", () => {
+test("large sgemm split over threads (by rows and by columns) equals the reference, on both libraries", () => {
   const rng = new Rng(11);
+  const rule0 = k.blasInfo().onednnMinFlops;
   for (const [M, N, K] of [
     [130, 97, 100],
     [33, 260, 130],
@@ -125,15 +126,18 @@ test("large sgemm split over threads (by rows and by columns) equals the referen
       const C0 = randn(2 + ldc * M, rng),
         want = C0.slice();
       refGemm(ta, tb, M, N, K, 1, A, 3, lda, B, 0, ldb, 1, want, 2, ldc);
-      for (const mode of [0, 1]) {
-        k.setGemmMode(mode);
-        const C = C0.slice();
-        k.sgemm(ta, tb, M, N, K, 1, A, 3, lda, B, 0, ldb, 1, C, 2, ldc);
-        assertClose(C, want, 1e-4, `${M}x${N}x${K} ta=${ta} tb=${tb} mode ${mode}`);
-      }
+      for (const mode of [0, 1])
+        for (const rule of [-1, 0]) {
+          k.setGemmMode(mode);
+          k.setGemmRule(rule); // OpenBLAS, then oneDNN
+          const C = C0.slice();
+          k.sgemm(ta, tb, M, N, K, 1, A, 3, lda, B, 0, ldb, 1, C, 2, ldc);
+          assertClose(C, want, 1e-4, `${M}x${N}x${K} ta=${ta} tb=${tb} mode ${mode} rule ${rule}`);
+        }
     }
   }
   k.setGemmMode(1);
+  k.setGemmRule(rule0);
   const x = new Float32Array(12);
   k.fillRows(x, Float32Array.of(1, 2, 3), 4, 3);
   assert.deepEqual([...x], [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]);
@@ -532,5 +536,100 @@ test("a checkout without the built addon gets one line saying to run scripts/set
       e instanceof errors.UserError &&
       /native addon is not built/.test(e.message) &&
       /run scripts\/setup.sh/.test(e.toLine()),
+  );
+});
+
+test("fused bias+GELU and bias+dropout+residual+LayerNorm equal their unfused kernels", () => {
+  const rng = new Rng(12);
+  const N = 130,
+    H = 256,
+    n = N * H; // above the parallel threshold
+  const y = randn(n, rng),
+    bias = randn(H, rng),
+    res = randn(n, rng),
+    gamma = randn(H, rng),
+    beta = randn(H, rng);
+  // bias + GELU: pre keeps y + bias, out its GELU; without pre, out alone
+  const pre = new Float32Array(n),
+    out = new Float32Array(n),
+    want = y.slice();
+  k.biasGeluForward(y, bias, pre, out, N, H);
+  k.addBias(want, bias, N, H);
+  assert.deepEqual(pre, want);
+  const g = new Float32Array(n);
+  k.geluForward(want, g, n);
+  assert.deepEqual(out, g);
+  const out2 = new Float32Array(n);
+  k.biasGeluForward(y, bias, null, out2, N, H);
+  assert.deepEqual(out2, g);
+  // LayerNorm(dropout(y + bias) + res), with and without dropout, the sum written over y's copy
+  for (const p of [0, 0.1]) {
+    const yb = y.slice();
+    k.addBias(yb, bias, N, H);
+    const sum = new Float32Array(n);
+    if (p > 0) k.dropout(yb, sum, n, p, 99, res);
+    else k.add(yb, res, sum, n);
+    const wantOut = new Float32Array(n),
+      wm = new Float32Array(N),
+      wr = new Float32Array(N);
+    k.layerNormForward(sum, gamma, beta, wantOut, wm, wr, N, H, 1e-12);
+    const yy = y.slice(),
+      got = new Float32Array(n),
+      m = new Float32Array(N),
+      r = new Float32Array(N);
+    k.residualLayerNormForward(yy, bias, res, yy, gamma, beta, got, m, r, N, H, 1e-12, p, 99);
+    assertClose(yy, sum, 1e-6, `sum, p ${p}`);
+    assertClose(got, wantOut, 1e-5, `out, p ${p}`);
+    assertClose(r, wr, 1e-5, `rstd, p ${p}`);
+  }
+  assert.throws(
+    () =>
+      k.residualLayerNormForward(
+        y,
+        bias,
+        res.subarray(1),
+        y,
+        gamma,
+        beta,
+        out,
+        new Float32Array(N),
+        new Float32Array(N),
+        N,
+        H,
+        1e-12,
+        0,
+        0,
+      ),
+    RangeError,
+  );
+});
+
+test("bf16 products: fp32 accumulation of bf16-rounded operands, where the CPU has them", (t) => {
+  if (!k.blasInfo().bf16) {
+    t.skip("no AVX512-BF16 or AMX on this CPU");
+    return;
+  }
+  const rng = new Rng(13);
+  const M = 37,
+    N = 70,
+    K = 129;
+  const A = randn(M * K, rng),
+    B = randn(N * K, rng);
+  const a = new Uint16Array(M * K),
+    b = new Uint16Array(N * K);
+  k.toBf16(A, a, M * K);
+  k.toBf16(B, b, N * K);
+  const widen = (h: Uint16Array) => new Float32Array(Uint32Array.from(h, (v) => v << 16).buffer);
+  const Ar = widen(a),
+    Br = widen(b);
+  for (let i = 0; i < M * K; i++) assert.ok(Math.abs(Ar[i] - A[i]) <= Math.abs(A[i]) * 2 ** -8);
+  const C = randn(M * N, rng),
+    want = C.slice();
+  k.gemmBf16(false, true, M, N, K, 0.5, a, 0, K, b, 0, K, 1, C, 0, N);
+  refGemm(false, true, M, N, K, 0.5, Ar, 0, K, Br, 0, K, 1, want, 0, N);
+  assertClose(C, want, 1e-4, "bf16 gemm");
+  assert.throws(
+    () => k.gemmBf16(false, true, M, N, K, 1, a.subarray(1), 0, K, b, 0, K, 0, C, 0, N),
+    RangeError,
   );
 });

@@ -58,6 +58,25 @@ interface Addon {
     n1: number,
     n2: number,
   ): void;
+  toBf16(x: F32, out: Uint16Array, n: number): void;
+  gemmBf16(
+    ta: boolean,
+    tb: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: Uint16Array,
+    offA: number,
+    lda: number,
+    B: Uint16Array,
+    offB: number,
+    ldb: number,
+    beta: number,
+    C: F32,
+    offC: number,
+    ldc: number,
+  ): void;
   embeddingsForward(
     word: F32,
     pos: F32,
@@ -167,7 +186,14 @@ interface Addon {
   getThreads(): number;
   setBatchedMode(mode: number): void;
   setGemmRule(minFlops: number): void;
-  blasInfo(): { config: string; core: string; onednn: string; onednnIsa: number; onednnMinFlops: number };
+  blasInfo(): {
+    config: string;
+    core: string;
+    onednn: string;
+    onednnIsa: number;
+    onednnMinFlops: number;
+    bf16: boolean;
+  };
 }
 
 let loaded: Addon | undefined;
