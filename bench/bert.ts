@@ -26,6 +26,9 @@ export interface BenchResult {
   train_examples_per_s?: number;
   infer_ms_per_batch?: number;
   infer_examples_per_s?: number;
+  /** Matrix-product GFLOP/s, given when the batches vary in shape (`rows`). */
+  train_gflops?: number;
+  infer_gflops?: number;
   peak_rss_mb: number;
 }
 
@@ -35,6 +38,10 @@ export interface BenchShape {
   batch: number;
   seq: number;
   steps: number;
+  /** Instead of one batch × seq: these batches, each a list of row lengths, padded to its longest. */
+  rows?: number[][];
+  /** What the shape stands for, printed beside it. */
+  label?: string;
 }
 
 /**
@@ -52,47 +59,65 @@ export function forwardFlopsPerExample(preset: string, seq: number, numLabels = 
 
 /** Runs gotune's workload in this process and returns its figures. */
 export function benchGotune(shape: BenchShape): BenchResult {
-  const { preset, batch: b, seq: t, steps } = shape;
+  const { preset, steps } = shape;
   const config = makeConfig({}, preset);
   const model = new BertForSequenceClassification(config, { seed: 0, numLabels: 3 });
   const rng = new Rng(0);
-  const inputIds = new Int32Array(b * t).map(() => 1 + rng.int(config.vocab_size - 1));
-  const batch = {
-    inputIds,
-    tokenTypeIds: new Int32Array(b * t),
-    attentionMask: new Int32Array(b * t).fill(1),
-    batchSize: b,
-    seqLen: t,
-    labels: new Int32Array(b).map(() => rng.int(3)),
+  const makeBatch = (lens: number[]) => {
+    const b = lens.length,
+      t = Math.max(...lens);
+    const attentionMask = new Int32Array(b * t);
+    for (const [i, len] of lens.entries()) attentionMask.fill(1, i * t, i * t + len);
+    return {
+      inputIds: new Int32Array(b * t).map((_, i) =>
+        attentionMask[i] ? 1 + rng.int(config.vocab_size - 1) : 0,
+      ),
+      tokenTypeIds: new Int32Array(b * t),
+      attentionMask,
+      batchSize: b,
+      seqLen: t,
+      labels: new Int32Array(b).map(() => rng.int(3)),
+    };
   };
+  // A fixed shape is one batch run `steps` times; real shapes are their batches, each run once.
+  const batches = shape.rows
+    ? shape.rows.map(makeBatch)
+    : [makeBatch(new Array<number>(shape.batch).fill(shape.seq))];
+  const rounds = shape.rows ? 1 : steps;
+  const examples = rounds * batches.reduce((s, b) => s + b.batchSize, 0);
+  const fwdFlops =
+    rounds * batches.reduce((s, b) => s + b.batchSize * forwardFlopsPerExample(preset, b.seqLen), 0);
   const params = model.params();
   // torch_bert.py's optimiser: AdamW(lr=5e-5) with torch's default weight decay 0.01, clipping at 1.0.
   const opt = new AdamW(params, { lr: 5e-5, weightDecay: 0.01 });
-  const trainStep = () => {
+  const trainStep = (batch: (typeof batches)[number]) => {
     model.zeroGrad();
     model.forward(batch, { train: true });
     model.backward();
     opt.step({ gradScale: clipCoefficient(globalGradNorm(params), 1.0) });
   };
-  trainStep();
+  for (const b of batches) trainStep(b); // warm-up: buffers at their largest, code compiled
   let t0 = performance.now();
-  for (let i = 0; i < steps; i++) trainStep();
-  const trainMs = (performance.now() - t0) / steps;
-  model.forward(batch, { train: false });
+  for (let r = 0; r < rounds; r++) for (const b of batches) trainStep(b);
+  const trainMs = performance.now() - t0;
+  for (const b of batches) model.forward(b, { train: false });
   t0 = performance.now();
-  for (let i = 0; i < steps; i++) model.forward(batch, { train: false });
-  const inferMs = (performance.now() - t0) / steps;
+  for (let r = 0; r < rounds; r++) for (const b of batches) model.forward(b, { train: false });
+  const inferMs = performance.now() - t0;
+  const timedSteps = rounds * batches.length;
   return {
     framework: "gotune",
     preset,
-    batch: b,
-    seq: t,
+    batch: shape.batch,
+    seq: shape.seq,
     threads: getThreads(),
     params: params.reduce((s, p) => s + p.data.length, 0),
-    train_ms_per_step: trainMs,
-    train_examples_per_s: (1000 * b) / trainMs,
-    infer_ms_per_batch: inferMs,
-    infer_examples_per_s: (1000 * b) / inferMs,
+    train_ms_per_step: trainMs / timedSteps,
+    train_examples_per_s: (1000 * examples) / trainMs,
+    infer_ms_per_batch: inferMs / timedSteps,
+    infer_examples_per_s: (1000 * examples) / inferMs,
+    train_gflops: (3 * fwdFlops) / trainMs / 1e6,
+    infer_gflops: fwdFlops / inferMs / 1e6,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   };
 }
@@ -114,6 +139,7 @@ function lastJsonLine(text: string): unknown {
 export function runGotuneChild(shape: BenchShape): BenchResult {
   const args = [join(HERE, "bert.js"), "--preset", shape.preset, "--batch", String(shape.batch)];
   args.push("--seq", String(shape.seq), "--steps", String(shape.steps));
+  if (shape.rows) args.push("--rows", JSON.stringify(shape.rows));
   const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`gotune bench child failed (${r.status}): ${r.stderr.trim()}`);
   return lastJsonLine(r.stdout) as BenchResult;
@@ -156,6 +182,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     batch: Number(argValue("--batch", "8")),
     seq: Number(argValue("--seq", "100")),
     steps: Number(argValue("--steps", "3")),
+    rows: process.argv.includes("--rows") ? (JSON.parse(argValue("--rows", "[]")) as number[][]) : undefined,
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
