@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { attentionOf } from "../src/app/attention-map.js";
-import type { Classifier } from "../src/app/classifier.js";
+import { attentionOf } from "../src/inference/attention-map.js";
+import type { Classifier } from "../src/inference/classifier.js";
 import { writeTinyModel } from "./fixtures/app/tiny-model.js";
 import { assertOneLineError, gotune } from "./helpers/cli.js";
 

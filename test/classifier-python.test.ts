@@ -9,9 +9,9 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, test } from "node:test";
-import { Classifier } from "../src/app/classifier.js";
 import { SafetensorsFile } from "../src/hf/safetensors.js";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
+import { Classifier } from "../src/inference/classifier.js";
 import { writeTinyModel } from "./fixtures/app/tiny-model.js";
 import { PYTHON, whyNoTorch } from "./helpers/torch.js";
 

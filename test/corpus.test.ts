@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { buildCorpus, corpusSummary } from "../src/data/corpus.js";
-import { prepare } from "../src/data/prepare.js";
+import { prepare } from "../src/jobs/prepare.js";
 import { UserError } from "../src/util/errors.js";
 import { markersIn, writeMarkedObo } from "./pretrain-fixture.js";
 

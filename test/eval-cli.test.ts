@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Classifier } from "../src/app/classifier.js";
-import { computeMetrics, formatReport } from "../src/eval/metrics.js";
+import { Classifier } from "../src/inference/classifier.js";
+import { computeMetrics, formatReport } from "../src/inference/metrics.js";
 import { tinyClassifier, writeTinyModel } from "./fixtures/app/tiny-model.js";
 import { assertOneLineError, gotune } from "./helpers/cli.js";
 

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { computeMetrics, confusionMatrix, formatReport, rocAuc, rocAucOvr } from "../src/eval/metrics.js";
+import {
+  computeMetrics,
+  confusionMatrix,
+  formatReport,
+  rocAuc,
+  rocAucOvr,
+} from "../src/inference/metrics.js";
 
 const NAMES = ["biological_process", "cellular_component", "molecular_function"];
 const close = (a: number | null | undefined, b: number, msg = "") =>

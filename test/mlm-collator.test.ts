@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MlmData } from "../src/jobs/pretrain.js";
 import type { Batch } from "../src/model/bert.js";
 import { collate } from "../src/train/batching.js";
 import {
@@ -9,7 +10,6 @@ import {
   type MlmTokens,
   paddingShare,
 } from "../src/train/mlm-collator.js";
-import { MlmData } from "../src/train/pretrain.js";
 import { Rng } from "../src/util/rng.js";
 
 const V = 1000;

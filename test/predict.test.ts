@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import ExcelJS from "exceljs";
-import { Classifier } from "../src/app/classifier.js";
-import { splitSentences } from "../src/app/sentences.js";
+import { Classifier } from "../src/inference/classifier.js";
+import { splitSentences } from "../src/inference/sentences.js";
 import { writeTinyModel } from "./fixtures/app/tiny-model.js";
 import { assertOneLineError, gotune } from "./helpers/cli.js";
 

@@ -6,7 +6,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { prepare } from "../src/data/prepare.js";
+import { prepare } from "../src/jobs/prepare.js";
 import { Rng } from "../src/util/rng.js";
 
 const ASPECTS = ["biological_process", "cellular_component", "molecular_function"] as const;

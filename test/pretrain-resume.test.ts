@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadModelFolder, readModelConfig } from "../src/hf/model-folder.js";
+import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from "../src/jobs/pretrain.js";
 import { BertForMaskedLM } from "../src/model/bert.js";
-import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from "../src/train/pretrain.js";
 import { UserError } from "../src/util/errors.js";
 import { markedSplit } from "./pretrain-fixture.js";
 

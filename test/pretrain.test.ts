@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MlmData, MlmTask } from "../src/jobs/pretrain.js";
 import type { Batch } from "../src/model/bert.js";
 import { BertForMaskedLM } from "../src/model/bert.js";
 import { type BertConfig, makeConfig } from "../src/model/config.js";
 import { collate } from "../src/train/batching.js";
 import { IGNORE, MlmCollator, type MlmTokens } from "../src/train/mlm-collator.js";
-import { MlmData, MlmTask } from "../src/train/pretrain.js";
 import { trainLoop } from "../src/train/trainer.js";
 import { UserError } from "../src/util/errors.js";
 import { Rng } from "../src/util/rng.js";

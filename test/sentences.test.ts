@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { paragraphsOf, splitSentences } from "../src/app/sentences.js";
+import { paragraphsOf, splitSentences } from "../src/inference/sentences.js";
 
 const FIXTURE = join(import.meta.dirname, "..", "..", "test", "fixtures", "app", "tricky.txt");
 

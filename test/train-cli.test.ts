@@ -5,10 +5,10 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Classifier } from "../src/app/classifier.js";
-import { writeTokenizerFiles } from "../src/app/tokenizer-files.js";
 import { saveModelFolder } from "../src/hf/model-folder.js";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
+import { writeTokenizerFiles } from "../src/hf/tokenizer-files.js";
+import { Classifier } from "../src/inference/classifier.js";
 import { BertForMaskedLM, BertForSequenceClassification } from "../src/model/bert.js";
 import { makeConfig } from "../src/model/config.js";
 import { Rng } from "../src/util/rng.js";

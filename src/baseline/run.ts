@@ -1,6 +1,6 @@
 /** The whole baseline experiment on a split: vectorise, fit, predict, score. Shared by `baseline` and `run`. */
 import { ASPECTS, type Split, takeShuffled } from "../data/examples.js";
-import { computeMetrics, type Metrics } from "../eval/metrics.js";
+import { computeMetrics, type Metrics } from "../inference/metrics.js";
 import { LogisticRegression } from "./logreg.js";
 import { TfidfVectorizer } from "./tfidf.js";
 

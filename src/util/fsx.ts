@@ -1,5 +1,5 @@
 /** File helpers that never leave a half-written output under its final name. */
-import { createReadStream, promises as fsp } from "node:fs";
+import { constants, createReadStream, promises as fsp } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { UserError } from "./errors.js";
@@ -55,5 +55,27 @@ export async function assertReadable(path: string, what = "file"): Promise<void>
   } catch (err) {
     if (err instanceof UserError) throw err;
     throw new UserError(`no such ${what}`, { file: path, hint: "check the path and try again" });
+  }
+}
+
+/** Makes sure `dir` exists (or can be made) and can be written, before any slow work. */
+export async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    const st = await fsp.stat(dir);
+    if (!st.isDirectory()) throw Object.assign(new Error("not a folder"), { code: "ENOTDIR" });
+    await fsp.access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "error";
+    const why =
+      code === "ENOTDIR" || code === "EEXIST"
+        ? "is not a folder (a file is in the way)"
+        : code === "EACCES" || code === "EPERM" || code === "EROFS"
+          ? "cannot be written (no permission or read-only)"
+          : `cannot be created or written (${code})`;
+    throw new UserError(`the output folder ${why}`, {
+      file: dir,
+      hint: "choose a folder you can write to with --out",
+    });
   }
 }

@@ -1,5 +1,5 @@
 /** The attention view as one self-contained HTML page: the head view script, its style and the data inline. */
-import type { AttentionMap } from "../app/attention-map.js";
+import type { AttentionMap } from "../inference/attention-map.js";
 import { asset, escapeHtml, scriptJson } from "./assets.js";
 
 /** The page for one text's attention; `model` names the model in the heading. */

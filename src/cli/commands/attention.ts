@@ -1,8 +1,8 @@
 /** `gotune attention`: the attention head view of one text as a self-contained HTML page. */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { attentionOf } from "../../app/attention-map.js";
-import { Classifier } from "../../app/classifier.js";
+import { attentionOf } from "../../inference/attention-map.js";
+import { Classifier } from "../../inference/classifier.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fsx.js";
 import { attentionPage } from "../../web/attention-page.js";

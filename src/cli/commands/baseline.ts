@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { runBaseline } from "../../baseline/run.js";
 import { loadSplit } from "../../data/examples.js";
-import { formatReport } from "../../eval/metrics.js";
+import { formatReport } from "../../inference/metrics.js";
 import { runCommand } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fsx.js";
 import { progress } from "../../util/progress.js";

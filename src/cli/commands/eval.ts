@@ -1,8 +1,8 @@
 /** `gotune eval`: a fine-tuned model's metrics on any labelled JSONL or CSV file. */
 import type { Command } from "commander";
-import { Classifier } from "../../app/classifier.js";
 import { ASPECTS, type Example, readExamples } from "../../data/examples.js";
-import { computeMetrics, formatReport } from "../../eval/metrics.js";
+import { Classifier } from "../../inference/classifier.js";
+import { computeMetrics, formatReport } from "../../inference/metrics.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { progress } from "../../util/progress.js";
 import { positiveInt } from "../options.js";

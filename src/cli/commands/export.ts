@@ -1,6 +1,6 @@
 /** `gotune export --onnx DIR`: a fine-tuned classifier as an ONNX folder for transformers.js and onnxruntime. */
 import type { Command } from "commander";
-import { exportOnnx } from "../../app/export-onnx.js";
+import { exportOnnx } from "../../jobs/export-onnx.js";
 import { runCommand, UserError } from "../../util/errors.js";
 
 interface ExportOptions {

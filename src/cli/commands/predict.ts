@@ -1,7 +1,7 @@
 /** `gotune predict`: label probabilities for texts, or per sentence of a document with a summary and a pie. */
 import type { Command } from "commander";
-import { Classifier } from "../../app/classifier.js";
-import { outputPaths, predictDocument, writeDocumentOutputs } from "../../app/document.js";
+import { Classifier } from "../../inference/classifier.js";
+import { outputPaths, predictDocument, writeDocumentOutputs } from "../../jobs/document.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { type Progress, progress } from "../../util/progress.js";
 import { positiveInt } from "../options.js";

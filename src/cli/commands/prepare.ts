@@ -1,6 +1,6 @@
 /** `gotune prepare`: a GO release -> labelled terms, a stratified split, statistics and figures. */
 import type { Command } from "commander";
-import { prepare } from "../../data/prepare.js";
+import { prepare } from "../../jobs/prepare.js";
 import { runCommand } from "../../util/errors.js";
 import { realNumber, wholeNumber } from "../options.js";
 

@@ -1,7 +1,7 @@
 /** `gotune pretrain`: masked-language-model pre-training of a compact BERT with its own vocabulary. */
 import type { Command } from "commander";
+import { PRETRAIN_DEFAULTS as D, type PretrainOptions, pretrain } from "../../jobs/pretrain.js";
 import type { BertConfig } from "../../model/config.js";
-import { PRETRAIN_DEFAULTS as D, type PretrainOptions, pretrain } from "../../train/pretrain.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { nonNegativeInt, positiveInt, positiveNumber, share } from "../options.js";
 

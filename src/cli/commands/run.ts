@@ -1,7 +1,7 @@
-/** `gotune run`: the main job end to end (see src/app/main-job.ts). */
+/** `gotune run`: the main job end to end (see src/jobs/main-job.ts). */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { type Brief, type MainJobOptions, runMainJob } from "../../app/main-job.js";
+import { type Brief, type MainJobOptions, runMainJob } from "../../jobs/main-job.js";
 import { runCommand } from "../../util/errors.js";
 import { positiveInt, positiveNumber } from "../options.js";
 

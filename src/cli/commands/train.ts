@@ -1,7 +1,7 @@
 /** `gotune train`: fine-tune a BERT classifier on a GO split, with Hugging Face Trainer's defaults. */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { FINETUNE_DEFAULTS as D, type FinetuneOptions, finetune } from "../../train/finetune.js";
+import { FINETUNE_DEFAULTS as D, type FinetuneOptions, finetune } from "../../jobs/finetune.js";
 import { runCommand } from "../../util/errors.js";
 import { nonNegativeInt, oneOf, positiveInt, realNumber, wholeNumber } from "../options.js";
 

@@ -2,10 +2,10 @@
 import { promises as fsp } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { meanProbabilityPie } from "../figures/pie.js";
+import type { Classifier, PredictOptions } from "../inference/classifier.js";
+import { splitSentences } from "../inference/sentences.js";
 import { UserError } from "../util/errors.js";
 import { assertReadable, writeFileAtomic } from "../util/fsx.js";
-import type { Classifier, PredictOptions } from "./classifier.js";
-import { splitSentences } from "./sentences.js";
 import { type SentenceTable, writeCsv, writeXlsx } from "./tables.js";
 
 /** What `classifyDocument` wrote, by kind. */

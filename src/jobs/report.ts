@@ -3,7 +3,7 @@
  * network), readable offline and printable.
  */
 import { promises as fsp } from "node:fs";
-import type { Metrics } from "../eval/metrics.js";
+import type { Metrics } from "../inference/metrics.js";
 import { writeFileAtomic } from "../util/fsx.js";
 
 /** One titled part of the report; `html` is already escaped markup. */

@@ -9,13 +9,13 @@ import { join } from "node:path";
 import { type BaselineResult, runBaseline } from "../baseline/run.js";
 import { loadSplit } from "../data/examples.js";
 import { fetchGo } from "../data/fetch-go.js";
-import { prepare } from "../data/prepare.js";
-import type { Metrics } from "../eval/metrics.js";
-import { FINETUNE_DEFAULTS, type FinetuneResult, finetune } from "../train/finetune.js";
-import { PRETRAIN_DEFAULTS, type PretrainSummary, pretrain } from "../train/pretrain.js";
+import { Classifier } from "../inference/classifier.js";
+import type { Metrics } from "../inference/metrics.js";
 import { writeFileAtomic } from "../util/fsx.js";
-import { Classifier } from "./classifier.js";
 import { outputPaths, predictDocument, writeDocumentOutputs } from "./document.js";
+import { FINETUNE_DEFAULTS, type FinetuneResult, finetune } from "./finetune.js";
+import { prepare } from "./prepare.js";
+import { PRETRAIN_DEFAULTS, type PretrainSummary, pretrain } from "./pretrain.js";
 import { esc, figure, metricsHtml, para, type ReportSection, table, writeReport } from "./report.js";
 
 /** The main job's choices; the defaults (in the command) fit a 2-core machine in 20 minutes. */

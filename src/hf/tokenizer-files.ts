@@ -3,8 +3,8 @@
  * so that AutoTokenizer.from_pretrained (fast or slow) and gotune both read the folder.
  */
 import { join } from "node:path";
-import { BERT_SPECIALS, type BertTokenizer } from "../hf/tokenizer.js";
 import { writeFileAtomic } from "../util/fsx.js";
+import { BERT_SPECIALS, type BertTokenizer } from "./tokenizer.js";
 
 /** The special tokens of a tokenizer under transformers' names (cls_token, sep_token...). */
 export function specialTokensMap(tok: BertTokenizer): Record<string, string> {

@@ -6,24 +6,19 @@
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { writeTokenizerFiles } from "../app/tokenizer-files.js";
 import { buildCorpus, type Corpus, type CorpusOptions, corpusSummary } from "../data/corpus.js";
-import { ensureWritableDir } from "../data/prepare.js";
 import { type Figure, VL_CONFIG, vegaLiteFigure } from "../figures/render.js";
 import { saveModelFolder } from "../hf/model-folder.js";
 import { BERT_SPECIALS, BertTokenizer } from "../hf/tokenizer.js";
+import { writeTokenizerFiles } from "../hf/tokenizer-files.js";
 import { TRAIN_SPECIALS, trainWordPiece, WordCounter } from "../hf/wordpiece-trainer.js";
 import { type Batch, BertForMaskedLM } from "../model/bert.js";
 import { Buffers } from "../model/buffers.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
 import type { Param } from "../model/param.js";
 import { addon } from "../native/index.js";
-import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
-import { progress } from "../util/progress.js";
-import { Rng } from "../util/rng.js";
-import { collate, epochSeed, lengthGroupedIndices, shuffledIndices } from "./batching.js";
-import { listCheckpoints } from "./checkpoint.js";
+import { collate, epochSeed, lengthGroupedIndices, shuffledIndices } from "../train/batching.js";
+import { listCheckpoints } from "../train/checkpoint.js";
 import {
   buildSequences,
   IGNORE,
@@ -31,8 +26,12 @@ import {
   type MlmTokens,
   type Packing,
   paddingShare,
-} from "./mlm-collator.js";
-import { type TrainData, type TrainTask, trainLoop } from "./trainer.js";
+} from "../train/mlm-collator.js";
+import { type TrainData, type TrainTask, trainLoop } from "../train/trainer.js";
+import { UserError } from "../util/errors.js";
+import { ensureWritableDir, writeFileAtomic } from "../util/fsx.js";
+import { progress } from "../util/progress.js";
+import { Rng } from "../util/rng.js";
 
 // Rows decoded per batch are rounded up to a multiple of this, so the head's buffers keep their size.
 const ROW_BUCKET = 64;

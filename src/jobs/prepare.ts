@@ -3,19 +3,11 @@
  * study's figures in one folder. Everything is computed before anything is written, and each file is
  * written through a temporary file, so a failed run leaves the earlier outputs as they were.
  */
-import { constants, promises as fsp } from "node:fs";
 import { join, resolve } from "node:path";
 import { csvFormat } from "d3-dsv";
-import { classDistribution, wordCountBoxplot } from "../figures/charts.js";
-import { termGraphFigure } from "../figures/graph.js";
-import type { Figure } from "../figures/render.js";
-import { wordCloud } from "../figures/wordcloud.js";
-import { UserError } from "../util/errors.js";
-import { assertReadable, writeFileAtomic } from "../util/fsx.js";
-import { progress } from "../util/progress.js";
-import { buildGoGraph, roots, topByDegree } from "./graph.js";
-import { parseOboFile } from "./obo.js";
-import { countByClass, stratifiedSplit } from "./split.js";
+import { buildGoGraph, roots, topByDegree } from "../data/graph.js";
+import { parseOboFile } from "../data/obo.js";
+import { countByClass, stratifiedSplit } from "../data/split.js";
 import {
   ASPECTS,
   type Aspect,
@@ -25,7 +17,14 @@ import {
   summarize,
   type TermRecord,
   wordCountSummaries,
-} from "./terms.js";
+} from "../data/terms.js";
+import { classDistribution, wordCountBoxplot } from "../figures/charts.js";
+import { termGraphFigure } from "../figures/graph.js";
+import type { Figure } from "../figures/render.js";
+import { wordCloud } from "../figures/wordcloud.js";
+import { UserError } from "../util/errors.js";
+import { assertReadable, ensureWritableDir, writeFileAtomic } from "../util/fsx.js";
+import { progress } from "../util/progress.js";
 
 /** What to prepare and how. */
 export interface PrepareOptions {
@@ -61,28 +60,6 @@ export interface PrepareResult {
 }
 
 const fmt = (n: number) => n.toLocaleString("en-US");
-
-/** Makes sure `dir` exists (or can be made) and can be written, before any slow work. */
-export async function ensureWritableDir(dir: string): Promise<void> {
-  try {
-    await fsp.mkdir(dir, { recursive: true });
-    const st = await fsp.stat(dir);
-    if (!st.isDirectory()) throw Object.assign(new Error("not a folder"), { code: "ENOTDIR" });
-    await fsp.access(dir, constants.W_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "error";
-    const why =
-      code === "ENOTDIR" || code === "EEXIST"
-        ? "is not a folder (a file is in the way)"
-        : code === "EACCES" || code === "EPERM" || code === "EROFS"
-          ? "cannot be written (no permission or read-only)"
-          : `cannot be created or written (${code})`;
-    throw new UserError(`the output folder ${why}`, {
-      file: dir,
-      hint: "choose a folder you can write to with --out",
-    });
-  }
-}
 
 function toExample(t: TermRecord): ExampleLine {
   return { go_id: t.go_id, name: t.name, aspect: t.aspect, label: t.label, text: t.definition };

@@ -5,9 +5,9 @@
 import { promises as fsp } from "node:fs";
 import { join, resolve } from "node:path";
 import { classifierToOnnx } from "../hf/onnx.js";
+import { Classifier } from "../inference/classifier.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
-import { Classifier } from "./classifier.js";
 
 /** The tokenizer files a transformers.js folder carries beside config.json (tokenizer.json is required). */
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"];

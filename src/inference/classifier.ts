@@ -5,9 +5,9 @@
 import { resolveModel } from "../hf/hub.js";
 import { loadModelFolder, readModelConfig, saveModelFolder } from "../hf/model-folder.js";
 import { BertTokenizer } from "../hf/tokenizer.js";
+import { writeTokenizerFiles } from "../hf/tokenizer-files.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
 import { UserError } from "../util/errors.js";
-import { writeTokenizerFiles } from "./tokenizer-files.js";
 
 /** Options of predictProba. */
 export interface PredictOptions {

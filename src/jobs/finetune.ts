@@ -4,22 +4,22 @@
  */
 import { promises as fsp } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { Classifier } from "../app/classifier.js";
 import { ASPECTS, type Example, loadSplit, takeShuffled } from "../data/examples.js";
-import { computeMetrics, type Metrics } from "../eval/metrics.js";
 import { trainingCurve } from "../figures/training-curve.js";
 import { resolveModel } from "../hf/hub.js";
 import { loadModelFolder, openWeights, readModelConfig } from "../hf/model-folder.js";
 import { BertTokenizer } from "../hf/tokenizer.js";
 import { trainWordPiece, WordCounter } from "../hf/wordpiece-trainer.js";
+import { Classifier } from "../inference/classifier.js";
+import { computeMetrics, type Metrics } from "../inference/metrics.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
+import { ClassificationData, encodeTexts } from "../train/batching.js";
+import { lastCheckpoint, readTrainerState } from "../train/checkpoint.js";
+import { type TrainResult, trainLoop } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
-import { ClassificationData, encodeTexts } from "./batching.js";
-import { lastCheckpoint, readTrainerState } from "./checkpoint.js";
-import { type TrainResult, trainLoop } from "./trainer.js";
 
 /** What `gotune train` takes; defaults (in the command) are Hugging Face Trainer's. */
 export interface FinetuneOptions {
