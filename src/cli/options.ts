@@ -58,3 +58,11 @@ export function oneOf<T extends string>(choices: readonly T[]): (v: string) => T
     return v as T;
   };
 }
+
+/** `--dtype`: the numeric format of the encoder's matrix products at inference. */
+export const dtypeOption = {
+  flags: "--dtype <fp32|bf16>",
+  description: "matrix products in fp32, or bf16 with fp32 accumulation (CPUs with AVX512-BF16 or AMX)",
+  parse: oneOf(["fp32", "bf16"] as const),
+  default: "fp32" as const,
+};

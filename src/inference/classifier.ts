@@ -7,6 +7,7 @@ import { loadModelFolder, readModelConfig, saveModelFolder } from "../hf/model-f
 import { BertTokenizer } from "../hf/tokenizer.js";
 import { writeTokenizerFiles } from "../hf/tokenizer-files.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
+import { type Dtype, usableDtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
 
 /** Options of predictProba. */
@@ -60,8 +61,12 @@ export class Classifier {
   /**
    * Loads a fine-tuned classifier from a Hugging Face folder or hub id: config.json (id2label gives the
    * labels), the weights and the tokenizer files. A folder that is not such a classifier is a UserError.
+   * `dtype` bf16 runs the encoder's products in bf16 where the CPU can (else fp32, said through `note`).
    */
-  static async load(dirOrId: string): Promise<Classifier> {
+  static async load(
+    dirOrId: string,
+    opts: { dtype?: Dtype; note?: (line: string) => void } = {},
+  ): Promise<Classifier> {
     const dir = await resolveModel(dirOrId, "model");
     const { config } = await readModelConfig(dir);
     const labels = labelsOf(config.id2label, `${dir}/config.json`);
@@ -76,6 +81,8 @@ export class Classifier {
       });
     const c = new Classifier(model, tokenizer, labels);
     c.dir = dir;
+    if (opts.dtype)
+      model.setDtype(usableDtype(opts.dtype, opts.note ?? ((l) => process.stderr.write(`${l}\n`))));
     return c;
   }
 

@@ -14,6 +14,7 @@ import { Classifier } from "../inference/classifier.js";
 import { computeMetrics, type Metrics } from "../inference/metrics.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
+import { usableDtype } from "../native/index.js";
 import { ClassificationData, encodeTexts } from "../train/batching.js";
 import { lastCheckpoint, readTrainerState } from "../train/checkpoint.js";
 import { type TrainResult, trainLoop } from "../train/trainer.js";
@@ -51,6 +52,8 @@ export interface FinetuneOptions {
   signal?: AbortSignal;
   /** Where notes go (stderr in the command). */
   note?: (line: string) => void;
+  /** The encoder's products in bf16, as Trainer's bf16=True (fp32 where the CPU lacks bf16). */
+  bf16?: boolean;
 }
 
 /** How a fine-tuning run ended. */
@@ -241,6 +244,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
         )
       : await fromFolder(await resolveSource(o.model), false, o.seed, note);
   const { model, tokenizer, labels } = built;
+  if (o.bf16) model.setDtype(usableDtype("bf16", note));
   const configFile = join(built.source, "config.json");
   const trainLabels = mapLabels(train, labels, configFile);
   const testLabels = mapLabels(test, labels, configFile);

@@ -41,6 +41,8 @@ export interface MainJobOptions {
   studyEpochs: number;
   /** A text document classified sentence by sentence for the report. */
   document: string;
+  /** Pre-training and fine-tuning with bf16 products (Trainer's bf16=True). */
+  bf16?: boolean;
   log: (line: string) => void;
 }
 
@@ -138,6 +140,7 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
         epochs: o.pretrainEpochs,
         timeBudgetMinutes: o.pretrainMinutes,
         maxSteps: o.pretrainMaxSteps,
+        bf16: o.bf16,
         log: (l) => o.log(`run: ${l}`),
       }),
   );
@@ -151,6 +154,7 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
     seed: o.seed,
     groupByLength: true,
     figures: o.figures,
+    bf16: o.bf16,
     note: (l: string) => o.log(`run: ${l}`),
   };
   const ft = await timed(

@@ -16,7 +16,7 @@ import { type Batch, BertForMaskedLM } from "../model/bert.js";
 import { Buffers } from "../model/buffers.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
 import type { Param } from "../model/param.js";
-import { addon } from "../native/index.js";
+import { addon, usableDtype } from "../native/index.js";
 import { collate, epochSeed, lengthGroupedIndices, shuffledIndices } from "../train/batching.js";
 import { listCheckpoints } from "../train/checkpoint.js";
 import {
@@ -239,6 +239,8 @@ export interface PretrainOptions {
   /** Stops after the current step and saves (Ctrl-C). */
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** The encoder's products in bf16, as Trainer's bf16=True (fp32 where the CPU lacks bf16). */
+  bf16?: boolean;
 }
 
 /** The defaults of `gotune pretrain` (and of `gotune run`'s pre-training): everything but data and out. */
@@ -390,6 +392,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
     opts.preset,
   );
   const model = new BertForMaskedLM(config, { seed: opts.seed });
+  if (opts.bf16) model.setDtype(usableDtype("bf16", log));
   const task = new MlmTask(model, opts.maskedOnly ?? true);
   const dataOpts = { batchSize: opts.batchSize, seed: opts.seed, groupByLength: opts.groupByLength };
   const probe = new MlmData(seqs, collator, dataOpts);

@@ -101,6 +101,16 @@ export class BertModel {
   }
 
   /** Parameters in Hugging Face's state-dict order. */
+  /**
+   * Matrix products of the encoder layers in bf16 with fp32 accumulation and fp32 master weights (as
+   * torch's autocast under Trainer's bf16=True), or back to fp32; embeddings, attention's per-head
+   * products, the pooler and the heads stay fp32. The caller checks `bf16Available()` first.
+   */
+  setDtype(dtype: "fp32" | "bf16"): void {
+    for (const l of this.layers)
+      for (const lin of [l.attention.qkv, l.attention.dense, l.intermediate, l.output]) lin.setDtype(dtype);
+  }
+
   params(): Param[] {
     return [
       ...this.embeddings.params(),
@@ -251,6 +261,11 @@ export class BertForSequenceClassification {
   }
 
   /** Parameters in Hugging Face's order: bert.embeddings… bert.pooler.dense.*, classifier.weight [L, H], classifier.bias [L]. */
+  /** Encoder products in bf16 or fp32 (BertModel.setDtype). */
+  setDtype(dtype: "fp32" | "bf16"): void {
+    this.bert.setDtype(dtype);
+  }
+
   params(): Param[] {
     return [...this.bert.params(), ...this.classifier.params()];
   }
@@ -332,6 +347,11 @@ export class BertForMaskedLM {
   }
 
   /** bert.* then cls.predictions.transform.dense.*, cls.predictions.transform.LayerNorm.*, cls.predictions.bias. */
+  /** Encoder products in bf16 or fp32 (BertModel.setDtype). */
+  setDtype(dtype: "fp32" | "bf16"): void {
+    this.bert.setDtype(dtype);
+  }
+
   params(): Param[] {
     return [...this.bert.params(), ...this.head.params()];
   }

@@ -17,6 +17,12 @@ export class Linear {
   private readonly parts: Param[];
   private readonly bufs: Buffers;
   private x: Float32Array = new Float32Array(0);
+  /** Products in bf16 (fp32 accumulation and master weights) once `setDtype("bf16")` is called. */
+  private bf16 = false;
+  private wBf16 = new Uint16Array(0);
+  private wStale = true;
+  private xBf16 = new Uint16Array(0);
+  private dyBf16 = new Uint16Array(0);
   private xOff = 0;
   private ldx = 0;
   private n = 0;
@@ -57,6 +63,15 @@ export class Linear {
   }
 
   /**
+   * "bf16": products on bf16 copies of the weight and the input with fp32 accumulation, as autocast does
+   * (the fp32 weight stays the master copy); "fp32" (the default) returns to fp32 products.
+   */
+  setDtype(dtype: "fp32" | "bf16"): void {
+    this.bf16 = dtype === "bf16";
+    this.wStale = true;
+  }
+
+  /**
    * y [N, out] = x [N, in] · Wᵀ + b. Row i of x starts at xOff + i*ldx (the pooler reads the [CLS]
    * rows of [B, T, H] this way). x is kept by reference for backward. Returns y (owned by this layer, or
    * by the pool when `shared`).
@@ -88,11 +103,23 @@ export class Linear {
   ): void {
     const I = this.inFeatures,
       O = this.outFeatures;
-    bmm(mat(y, N, O), mat(x, N, I, xOff, ldx), t(mat(this.weight.data, O, I)), 1, beta); // [N, O] = [N, I] · [I, O]
     this.x = x;
     this.xOff = xOff;
     this.ldx = ldx;
     this.n = N;
+    if (this.bf16 && xOff === 0 && ldx === I) {
+      const k = addon();
+      if (this.wStale) {
+        if (this.wBf16.length !== O * I) this.wBf16 = new Uint16Array(O * I);
+        k.toBf16(this.weight.data, this.wBf16, O * I);
+        this.wStale = false;
+      }
+      if (this.xBf16.length < N * I) this.xBf16 = new Uint16Array(N * I);
+      k.toBf16(x, this.xBf16, N * I);
+      k.gemmBf16(false, true, N, O, I, 1, this.xBf16, 0, I, this.wBf16, 0, I, beta, y, 0, O); // [N, O] = [N, I] · [I, O]
+      return;
+    }
+    bmm(mat(y, N, O), mat(x, N, I, xOff, ldx), t(mat(this.weight.data, O, I)), 1, beta); // [N, O] = [N, I] · [I, O]
   }
 
   /**
@@ -102,9 +129,37 @@ export class Linear {
   backward(dy: Float32Array, dx: Float32Array | null, accumulate = false): void {
     const I = this.inFeatures,
       O = this.outFeatures,
-      N = this.n;
+      N = this.n,
+      k = addon();
+    k.biasGrad(dy, this.bias.grad, N, O);
+    if (this.bf16 && this.xOff === 0 && this.ldx === I) {
+      // The input's bf16 copy from forward, dy's made here; the weight's copy is stale after this step.
+      if (this.dyBf16.length < N * O) this.dyBf16 = new Uint16Array(N * O);
+      k.toBf16(dy, this.dyBf16, N * O);
+      k.gemmBf16(true, false, O, I, N, 1, this.dyBf16, 0, O, this.xBf16, 0, I, 1, this.weight.grad, 0, I); // [O, I] += [O, N] · [N, I]
+      if (dx)
+        k.gemmBf16(
+          false,
+          false,
+          N,
+          I,
+          O,
+          1,
+          this.dyBf16,
+          0,
+          O,
+          this.wBf16,
+          0,
+          I,
+          accumulate ? 1 : 0,
+          dx,
+          0,
+          I,
+        ); // [N, I] = [N, O] · [O, I]
+      this.wStale = true;
+      return;
+    }
     bmm(mat(this.weight.grad, O, I), t(mat(dy, N, O)), mat(this.x, N, I, this.xOff, this.ldx), 1, 1); // [O, I] += [O, N] · [N, I]
-    addon().biasGrad(dy, this.bias.grad, N, O);
     if (dx)
       bmm(
         mat(dx, N, I, this.xOff, this.ldx),

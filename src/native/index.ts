@@ -293,3 +293,21 @@ export function setThreads(n: number): void {
 export function getThreads(): number {
   return addon().getThreads();
 }
+
+/** Whether this CPU has bf16 dot products (AVX512-BF16 or AMX) for the bf16 paths. */
+export function bf16Available(): boolean {
+  return addon().blasInfo().bf16;
+}
+
+/** The numeric format of the encoder's matrix products. */
+export type Dtype = "fp32" | "bf16";
+
+/**
+ * The dtype that will run for `want`: bf16 only where the CPU has bf16 dot products; otherwise fp32,
+ * with one line through `note` saying so.
+ */
+export function usableDtype(want: Dtype, note: (line: string) => void): Dtype {
+  if (want !== "bf16" || bf16Available()) return want;
+  note("bf16 is unavailable on this CPU (no AVX512-BF16 or AMX): running in fp32");
+  return "fp32";
+}

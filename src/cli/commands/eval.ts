@@ -3,9 +3,10 @@ import type { Command } from "commander";
 import { ASPECTS, type Example, readExamples } from "../../data/examples.js";
 import { Classifier } from "../../inference/classifier.js";
 import { computeMetrics, formatReport } from "../../inference/metrics.js";
+import type { Dtype } from "../../native/index.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { progress } from "../../util/progress.js";
-import { positiveInt } from "../options.js";
+import { dtypeOption, positiveInt } from "../options.js";
 
 interface EvalOptions {
   model: string;
@@ -13,6 +14,7 @@ interface EvalOptions {
   json?: boolean;
   batchSize: number;
   maxLength: number;
+  dtype: Dtype;
 }
 
 /** Adds `eval` to the program. */
@@ -31,6 +33,7 @@ export function register(program: Command): void {
     .requiredOption("--input <file>", "labelled examples, .jsonl or .csv")
     .option("--json", "print one JSON object: accuracy, macro_f1, per_class, confusion_matrix, roc_auc")
     .option("--batch-size <n>", "texts per forward pass", positiveInt, 32)
+    .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option(
       "--max-length <n>",
       "tokens per text, [CLS] and [SEP] included (as in training)",
@@ -60,7 +63,7 @@ export function modelLabels(examples: Example[], clf: Classifier, file: string):
 
 async function evaluate(opts: EvalOptions): Promise<void> {
   const examples = await readExamples(opts.input);
-  const clf = await Classifier.load(opts.model);
+  const clf = await Classifier.load(opts.model, { dtype: opts.dtype });
   const yTrue = modelLabels(examples, clf, opts.input);
   const bar = progress("eval", examples.length);
   let seen = 0;

@@ -2,9 +2,10 @@
 import type { Command } from "commander";
 import { Classifier } from "../../inference/classifier.js";
 import { outputPaths, predictDocument, writeDocumentOutputs } from "../../jobs/document.js";
+import type { Dtype } from "../../native/index.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { type Progress, progress } from "../../util/progress.js";
-import { positiveInt } from "../options.js";
+import { dtypeOption, positiveInt } from "../options.js";
 
 interface PredictOptions {
   model: string;
@@ -14,6 +15,7 @@ interface PredictOptions {
   out?: string;
   batchSize: number;
   maxLength: number;
+  dtype: Dtype;
 }
 
 /** Adds `predict` to the program. */
@@ -39,6 +41,7 @@ export function register(program: Command): void {
     .option("--file <doc>", "a UTF-8 text document to classify sentence by sentence")
     .option("--out <dir>", "where the document's outputs go (default: the document's folder)")
     .option("--batch-size <n>", "texts per forward pass", positiveInt, 32)
+    .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option(
       "--max-length <n>",
       "tokens per text, [CLS] and [SEP] included (as in training)",
@@ -75,7 +78,7 @@ async function predictTexts(texts: string[], opts: PredictOptions): Promise<void
       hint: 'give texts (gotune predict --model DIR "a text") or --file DOC.txt',
     });
   if (opts.out !== undefined) throw new UserError("--out goes with --file", { hint: "give --file DOC.txt" });
-  const clf = await Classifier.load(opts.model);
+  const clf = await Classifier.load(opts.model, { dtype: opts.dtype });
   const p = withProgress(opts);
   const { probs, logits } = clf.predictProba(texts, p);
   p.done();
@@ -115,7 +118,7 @@ async function predictFile(texts: string[], opts: PredictOptions): Promise<void>
       hint: `e.g. gotune predict --model DIR --file ${doc}`,
     });
   if (opts.logits) throw new UserError("--logits goes with texts, not --file", { hint: "drop --logits" });
-  const clf = await Classifier.load(opts.model);
+  const clf = await Classifier.load(opts.model, { dtype: opts.dtype });
   const p = withProgress(opts);
   const table = await predictDocument(clf, doc, p);
   p.done();

@@ -8,6 +8,7 @@ import { nonNegativeInt, positiveInt, positiveNumber, share } from "../options.j
 /** The flags: PretrainOptions' own fields where they match one to one, and the ones the command maps. */
 type Options = Pick<
   PretrainOptions,
+  | "bf16"
   | "out"
   | "preset"
   | "vocabSize"
@@ -113,6 +114,10 @@ export function register(program: Command): void {
       positiveInt,
     )
     .option(
+      "--bf16",
+      "bf16 matrix products with fp32 accumulation and fp32 master weights (CPUs with AVX512-BF16 or AMX)",
+    )
+    .option(
       "--full-head",
       "run the MLM decoder at every position, not just the chosen ones (slower; for checks)",
     )
@@ -157,6 +162,7 @@ export function register(program: Command): void {
             timeBudgetMinutes: opts.timeBudget,
             maxSteps: opts.maxSteps,
             saveSteps: opts.saveSteps,
+            bf16: opts.bf16,
             startedAt,
             maskedOnly: !opts.fullHead,
             signal: stop.signal,

@@ -36,6 +36,10 @@ export function register(program: Command): void {
     .option("--study-train <n>", "train examples of the study's protocol", positiveInt, 2000)
     .option("--study-eval <n>", "test examples of the study's protocol", positiveInt, 1000)
     .option("--study-epochs <n>", "epochs of the study's protocol", positiveInt, 3)
+    .option(
+      "--bf16",
+      "pre-train and fine-tune with bf16 matrix products with fp32 accumulation and fp32 master weights (CPUs with AVX512-BF16 or AMX)",
+    )
     .option("--document <file>", "a text document to classify sentence by sentence", EXAMPLE_DOCUMENT)
     .action((opts: Options) =>
       runCommand(async () => {

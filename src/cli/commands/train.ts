@@ -79,6 +79,10 @@ export function register(program: Command): void {
       "continue from OUT's newest checkpoint (automatic when there is one), or from the one given",
     )
     .option("--no-figures", "skip the training-curve figure")
+    .option(
+      "--bf16",
+      "bf16 matrix products with fp32 accumulation and fp32 master weights (CPUs with AVX512-BF16 or AMX)",
+    )
     .action((opts: Options) => runCommand(() => train(opts)));
 }
 
