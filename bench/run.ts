@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: gotune's BERT training and inference beside PyTorch's reference workload, each in
  * its own child process, at the study's shape (mbert, batch 8, sequence 100) and a compact one
- * (bert-mini); first the OBO parser and the tokenizer. The last line is one JSON object.
+ * (bert-mini); first the OBO parser and the tokenizer; last onnxruntime-node on GO batches (./ort.ts).
+ * The last line is one JSON object.
  */
 import { cpus, loadavg, totalmem } from "node:os";
 import { mainJobBatches } from "./batches.js";
@@ -15,6 +16,7 @@ import {
 } from "./bert.js";
 import { gemmPeaks } from "./gemm.js";
 import { benchObo } from "./obo.js";
+import { benchOrt } from "./ort.js";
 import { benchTokenizer } from "./tokenizer.js";
 
 const ALL_SHAPES: BenchShape[] = [
@@ -29,7 +31,10 @@ const ALL_SHAPES: BenchShape[] = [
 const keyOf = (s: BenchShape, i: number) =>
   i === 0 ? "" : `${s.preset.replace(/-/g, "_")}_${s.label ? `${s.label}_` : ""}`;
 
-/** `--only PRESET` runs one shape, `--steps N` changes the timed step count (for quick looks). */
+/**
+ * `--only PRESET` runs one shape, `--steps N` changes the timed step count, `--no-ort` skips
+ * onnxruntime (for quick looks).
+ */
 function shapesFromArgs(argv: string[]): BenchShape[] {
   const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const only = at("--only");
@@ -83,7 +88,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     "GFLOP/s counts the matrix products only (2 per multiply-add; a training step = 3 forward passes)\n",
   );
-  for (const [i, s] of shapesFromArgs(process.argv.slice(2)).entries()) {
+  const shapes = shapesFromArgs(process.argv.slice(2));
+  for (const [i, s] of shapes.entries()) {
     const shape = s.label === "finetune" ? { ...s, rows: await mainJobBatches(s.steps, s.batch) } : s;
     const fwd = forwardFlopsPerExample(shape.preset, shape.seq);
     process.stdout.write(
@@ -135,6 +141,9 @@ async function main(): Promise<void> {
           `(target 70%)\n`,
       );
   }
+  // onnxruntime on GO batches at the presets' own shapes (not the main job's labelled ones).
+  const presets = [...new Set(shapes.filter((s) => !s.label).map((s) => s.preset))];
+  if (!process.argv.includes("--no-ort") && presets.length) Object.assign(summary, await benchOrt(presets));
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 
