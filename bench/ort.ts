@@ -3,7 +3,8 @@
  * BertForSequenceClassification (seed 0), exported by gotune's own ONNX export, run on the same
  * length-sorted batches of GO definitions, at batch 8 and 32. Each engine runs in its own child process
  * (`node dist/bench/ort.js --engine gotune|ort ...`) so neither's threads or memory touch the other's.
- * Alone, `node dist/bench/ort.js --sweep [--only PRESET]` times onnxruntime's session settings.
+ * Alone, `node dist/bench/ort.js --sweep [--only PRESET]` times onnxruntime's session settings
+ * (and gotune with one thread a core and with one).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,7 +19,7 @@ import { BERT_SPECIALS, BertTokenizer, bertTokenizerJson } from "../src/hf/token
 import { trainWordPiece, WordCounter } from "../src/hf/wordpiece-trainer.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { makeConfig } from "../src/model/config.js";
-import { getThreads } from "../src/native/index.js";
+import { getThreads, setThreads } from "../src/native/index.js";
 import { Rng } from "../src/util/rng.js";
 
 /** Token ids of one padded batch, row-major [batch, seq]. */
@@ -140,10 +141,14 @@ function runGotune(preset: string, batches: TokenBatch[]): EngineResult {
   return summarise("gotune", batches, performance.now() - t0, getThreads(), first);
 }
 
+/** Writes gotune's export of the preset's model (the same weights runGotune builds) to `file`. */
+function exportModel(preset: string, file: string): void {
+  writeFileSync(file, classifierToOnnx(makeModel(preset)));
+}
+
 /** onnxruntime-node's inference of gotune's export over the same batches (after one warm-up pass). */
-async function runOrt(preset: string, batches: TokenBatch[], s: OrtSettings): Promise<EngineResult> {
-  const bytes = classifierToOnnx(makeModel(preset));
-  const session = await ort.InferenceSession.create(bytes, {
+async function runOrt(onnxFile: string, batches: TokenBatch[], s: OrtSettings): Promise<EngineResult> {
+  const session = await ort.InferenceSession.create(onnxFile, {
     graphOptimizationLevel: s.opt,
     intraOpNumThreads: s.threads,
     interOpNumThreads: 1,
@@ -206,6 +211,8 @@ export async function benchOrt(presets: string[]): Promise<Record<string, number
     for (const [i, preset] of presets.entries()) {
       const examples = BENCH_EXAMPLES[preset] ?? 512;
       const sets = await goBatches(examples, [8, 32]);
+      const onnxFile = join(work, `${preset}.onnx`);
+      exportModel(preset, onnxFile);
       const key = i === 0 ? "" : `${preset.replace(/-/g, "_")}_`;
       for (const [bs, batches] of sets) {
         const file = join(work, `${preset}-${bs}.json`);
@@ -214,8 +221,8 @@ export async function benchOrt(presets: string[]): Promise<Record<string, number
         const theirs = runChild([
           "--engine",
           "ort",
-          "--preset",
-          preset,
+          "--onnx",
+          onnxFile,
           "--batches",
           file,
           ...settingsArgs(ORT_TUNED),
@@ -247,6 +254,8 @@ export async function benchOrt(presets: string[]): Promise<Record<string, number
 async function sweep(preset: string): Promise<void> {
   const sets = await goBatches(BENCH_EXAMPLES[preset] ?? 512, [8, 32]);
   const work = mkdtempSync(join(tmpdir(), "gotune-bench-ort-"));
+  const onnxFile = join(work, `${preset}.onnx`);
+  exportModel(preset, onnxFile);
   const n = cpus().length;
   const tries: OrtSettings[] = [
     ORT_TUNED,
@@ -255,16 +264,29 @@ async function sweep(preset: string): Promise<void> {
     { ...ORT_TUNED, threads: 1 },
     { ...ORT_TUNED, mode: "parallel" },
     { ...ORT_TUNED, spin: false },
-    { ...ORT_TUNED, threads: n + 1 },
   ];
   try {
     for (const [bs, batches] of sets) {
       const file = join(work, `${bs}.json`);
       writeFileSync(file, JSON.stringify(batches));
-      const ours = runChild(["--engine", "gotune", "--preset", preset, "--batches", file]);
-      process.stdout.write(`${preset} batch ${bs}: gotune ${fmt(ours.examples_per_s)} ex/s\n`);
+      for (const threads of [n, 1]) {
+        const ours = runChild([
+          "--engine",
+          "gotune",
+          "--preset",
+          preset,
+          "--batches",
+          file,
+          "--threads",
+          String(threads),
+        ]);
+        process.stdout.write(
+          `${preset} batch ${bs}: gotune, ${threads} threads: ${fmt(ours.examples_per_s).padStart(6)} ex/s; ` +
+            `load ${loadavg()[0].toFixed(1)}\n`,
+        );
+      }
       for (const s of tries) {
-        const r = runChild(["--engine", "ort", "--preset", preset, "--batches", file, ...settingsArgs(s)]);
+        const r = runChild(["--engine", "ort", "--onnx", onnxFile, "--batches", file, ...settingsArgs(s)]);
         process.stdout.write(
           `  ort opt ${s.opt.padEnd(8)} threads ${s.threads} ${s.mode.padEnd(10)} spin ${s.spin ? "on " : "off"}: ` +
             `${fmt(r.examples_per_s).padStart(6)} ex/s; load ${loadavg()[0].toFixed(1)}\n`,
@@ -285,10 +307,11 @@ async function child(): Promise<void> {
   const preset = arg("--preset") ?? "bert-mini";
   const batches = JSON.parse(readFileSync(arg("--batches")!, "utf8")) as TokenBatch[];
   const engine = arg("--engine");
+  if (engine === "gotune" && arg("--threads")) setThreads(Number(arg("--threads")));
   const r =
     engine === "gotune"
       ? runGotune(preset, batches)
-      : await runOrt(preset, batches, {
+      : await runOrt(arg("--onnx")!, batches, {
           opt: (arg("--opt") ?? ORT_TUNED.opt) as OrtSettings["opt"],
           threads: Number(arg("--threads") ?? ORT_TUNED.threads),
           mode: (arg("--mode") ?? ORT_TUNED.mode) as OrtSettings["mode"],
