@@ -3,7 +3,7 @@
  * BertForSequenceClassification (seed 0), exported by gotune's own ONNX export, run on the same
  * length-sorted batches of GO definitions, at batch 8 and 32. Each engine runs in its own child process
  * (`node dist/bench/ort.js --engine gotune|ort ...`) so neither's threads or memory touch the other's.
- * Alone, `node dist/bench/ort.js --sweep [--only PRESET]` times onnxruntime's session settings
+ * Alone: `node dist/bench/ort.js [--only PRESET] [--batch N] [--examples N]`; with `--sweep`, it times onnxruntime's session settings
  * (and gotune with one thread a core and with one).
  */
 import { spawnSync } from "node:child_process";
@@ -58,34 +58,46 @@ interface EngineResult {
 const BENCH_EXAMPLES: Record<string, number> = { mbert: 256, "bert-mini": 2048 };
 const MAX_LENGTH = 100; // the study's max_length
 
+let sample: Promise<{ encs: number[][]; padId: number }> | undefined;
+
 /**
- * Tokenises a fixed random sample of GO definitions (a WordPiece vocabulary of 8,000 learnt from them,
- * so ids fit every preset's embeddings), sorted by length, and cuts it into batches of `batchSize`.
+ * GO definitions in a fixed random order, tokenised (a WordPiece vocabulary of 8,000 learnt from them, so
+ * ids fit every preset's embeddings; max_length 100). Computed once a process.
  */
+function goSample(): Promise<{ encs: number[][]; padId: number }> {
+  sample ??= (async () => {
+    const { path } = await fetchGo({ source: "debian" });
+    const doc = await parseOboFile(path);
+    const texts = doc.terms.map((t) => t.def?.text).filter((t): t is string => !!t);
+    const normalizer = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
+    const counter = new WordCounter(normalizer);
+    for (const t of texts) counter.add(t);
+    const vocab = trainWordPiece(counter.counts, { vocabSize: 8000, minFrequency: 2 });
+    const tok = BertTokenizer.fromTokenizerJson(
+      bertTokenizerJson(new Map(vocab.map((t, i) => [t, i] as [string, number])), BERT_SPECIALS, normalizer),
+    );
+    const rng = new Rng(0);
+    const encs = texts
+      .map((t) => [rng.next(), t] as const)
+      .sort((a, b) => a[0] - b[0])
+      .slice(0, 4096)
+      .map(([, t]) => tok.encode(t, undefined, { maxLength: MAX_LENGTH }).input_ids);
+    return { encs, padId: tok.padId };
+  })();
+  return sample;
+}
+
+/** The first `examples` of the sample, sorted by length (longest first), cut into padded batches. */
 export async function goBatches(examples: number, batchSizes: number[]): Promise<Map<number, TokenBatch[]>> {
-  const { path } = await fetchGo({ source: "debian" });
-  const doc = await parseOboFile(path);
-  const texts = doc.terms.map((t) => t.def?.text).filter((t): t is string => !!t);
-  const normalizer = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
-  const counter = new WordCounter(normalizer);
-  for (const t of texts) counter.add(t);
-  const vocab = trainWordPiece(counter.counts, { vocabSize: 8000, minFrequency: 2 });
-  const tok = BertTokenizer.fromTokenizerJson(
-    bertTokenizerJson(new Map(vocab.map((t, i) => [t, i] as [string, number])), BERT_SPECIALS, normalizer),
-  );
-  const rng = new Rng(0);
-  const pick = texts.map((t) => [rng.next(), t] as const).sort((a, b) => a[0] - b[0]);
-  const encs = pick
-    .slice(0, examples)
-    .map(([, t]) => tok.encode(t, undefined, { maxLength: MAX_LENGTH }).input_ids)
-    .sort((a, b) => b.length - a.length);
+  const { encs: all, padId } = await goSample();
+  const encs = all.slice(0, examples).sort((a, b) => b.length - a.length);
   const out = new Map<number, TokenBatch[]>();
   for (const bs of batchSizes) {
     const batches: TokenBatch[] = [];
     for (let s = 0; s < encs.length; s += bs) {
       const rows = encs.slice(s, s + bs);
       const seq = rows[0]!.length;
-      const ids = new Array<number>(rows.length * seq).fill(tok.padId);
+      const ids = new Array<number>(rows.length * seq).fill(padId);
       const mask = new Array<number>(rows.length * seq).fill(0);
       rows.forEach((r, b) => {
         for (let i = 0; i < r.length; i++) {
@@ -199,7 +211,10 @@ const maxDiff = (a: number[], b: number[]) =>
  * prints examples/s and gotune / ort, returns the figures for the bench's JSON line (the first preset
  * unprefixed, the others prefixed `preset_`).
  */
-export async function benchOrt(presets: string[]): Promise<Record<string, number | null>> {
+export async function benchOrt(
+  presets: string[],
+  opts: { batchSizes?: number[]; examples?: number } = {},
+): Promise<Record<string, number | null>> {
   const summary: Record<string, number | null> = {};
   const work = mkdtempSync(join(tmpdir(), "gotune-bench-ort-"));
   try {
@@ -209,8 +224,8 @@ export async function benchOrt(presets: string[]): Promise<Record<string, number
         `${ORT_TUNED.threads} intra-op threads, ${ORT_TUNED.mode}; load average ${loadavg()[0].toFixed(1)}\n`,
     );
     for (const [i, preset] of presets.entries()) {
-      const examples = BENCH_EXAMPLES[preset] ?? 512;
-      const sets = await goBatches(examples, [8, 32]);
+      const examples = opts.examples ?? BENCH_EXAMPLES[preset] ?? 512;
+      const sets = await goBatches(examples, opts.batchSizes ?? [8, 32]);
       const onnxFile = join(work, `${preset}.onnx`);
       exportModel(preset, onnxFile);
       const key = i === 0 ? "" : `${preset.replace(/-/g, "_")}_`;
@@ -327,9 +342,10 @@ if (process.argv[1] && resolve(process.argv[1]) === HERE) {
       ? (async () => {
           for (const p of arg("--only") ? [arg("--only")!] : ["bert-mini", "mbert"]) await sweep(p);
         })()
-      : benchOrt(arg("--only") ? [arg("--only")!] : ["mbert", "bert-mini"]).then((s) =>
-          process.stdout.write(`${JSON.stringify(s)}\n`),
-        );
+      : benchOrt(arg("--only") ? [arg("--only")!] : ["mbert", "bert-mini"], {
+          batchSizes: arg("--batch") ? [Number(arg("--batch"))] : undefined,
+          examples: arg("--examples") ? Number(arg("--examples")) : undefined,
+        }).then((s) => process.stdout.write(`${JSON.stringify(s)}\n`));
   main.catch((err) => {
     process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
