@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,12 +7,15 @@ import { test } from "node:test";
 import {
   encodeSafetensors,
   f16ToF32,
+  f32ToBf16,
+  f32ToF16,
   readSafetensors,
   SafetensorsFile,
   writeSafetensors,
 } from "../src/hf/safetensors.js";
 import { UserError } from "../src/util/errors.js";
 import { Rng } from "../src/util/rng.js";
+import { PYTHON } from "./helpers/torch.js";
 
 const tmp = () => mkdtemp(join(tmpdir(), "gotune-st-"));
 
@@ -88,6 +92,57 @@ test("F16, BF16 and F64 are read as f32; integer tensors as i32", async () => {
   }
   assert.ok(Number.isNaN(f16ToF32(0x7e00)));
   assert.equal(f16ToF32(0x8000), -0);
+});
+
+/** Values that probe every rounding path: ties, carries into the exponent, subnormals, overflow, NaN. */
+function probeValues(): Float32Array {
+  const rng = new Rng(11);
+  const v = [0, -0, 1, -2, 65504, 65519.99, 65520, 1e6, -1e6, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 2 ** -26];
+  v.push(1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -14 - 2 ** -25, 6e-8, 5.96e-8, 1e-10, 0.1, 1 / 3, Math.PI);
+  v.push(Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 3.4e38, 1.00390625, 1.01171875);
+  for (let i = 0; i < 2000; i++) v.push(rng.normal() * 10 ** Math.floor(rng.next() * 12 - 8));
+  return Float32Array.from(v);
+}
+
+/** The 16-bit patterns Python gives for `x` (numpy's float16, or PyTorch's bfloat16). */
+function pythonHalves(x: Float32Array, code: string): number[] {
+  const r = spawnSync(PYTHON, ["-c", code], { input: Buffer.from(x.buffer), maxBuffer: 1 << 24 });
+  assert.equal(r.status, 0, r.stderr?.toString());
+  return JSON.parse(r.stdout.toString()) as number[];
+}
+
+const READ_F32 = "import sys, numpy as np; x = np.frombuffer(sys.stdin.buffer.read(), dtype='<f4'); ";
+
+test("F16 and BF16 are written rounded to nearest even, bit for bit as numpy and PyTorch round", async (t) => {
+  const x = probeValues();
+  const ours16 = Array.from(x, f32ToF16);
+  const np16 = pythonHalves(x, `${READ_F32}print(x.astype('<f2').view('<u2').tolist())`);
+  for (let i = 0; i < x.length; i++)
+    if (!Number.isNaN(x[i]!)) assert.equal(ours16[i], np16[i], `f16 of ${x[i]}`);
+  assert.ok(Number.isNaN(f16ToF32(f32ToF16(Number.NaN))));
+  // A write and a read give the rounded values back.
+  const dir = await tmp();
+  const p = join(dir, "half.safetensors");
+  const data = x.filter((v) => Number.isFinite(v));
+  await writeSafetensors(p, [{ name: "w", shape: [data.length], data }], { format: "pt" }, "F16");
+  const back = (await readSafetensors(p)).tensors.get("w")!.data;
+  for (let i = 0; i < data.length; i++) assert.equal(back[i], f16ToF32(f32ToF16(data[i]!)));
+  const bytes = await readFile(p);
+  assert.equal(JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString()).w.dtype, "F16");
+
+  if (spawnSync(PYTHON, ["-c", "import torch"], { stdio: "ignore" }).status !== 0)
+    return t.skip(`${PYTHON} cannot import torch (Debian's python3-torch) for the BF16 reference`);
+  const oursBf = Array.from(x, f32ToBf16);
+  const torchBf = pythonHalves(
+    x,
+    `${READ_F32}import torch; print(torch.from_numpy(x.copy()).to(torch.bfloat16).view(torch.int16).numpy().view('<u2').tolist())`,
+  );
+  for (let i = 0; i < x.length; i++)
+    if (!Number.isNaN(x[i]!)) assert.equal(oursBf[i], torchBf[i], `bf16 of ${x[i]}`);
+  await writeSafetensors(p, [{ name: "w", shape: [data.length], data }], { format: "pt" }, "BF16");
+  const backBf = (await readSafetensors(p)).tensors.get("w")!.data;
+  const widen = (h: number) => new Float32Array(new Uint32Array([h << 16]).buffer)[0];
+  for (let i = 0; i < data.length; i++) assert.equal(backBf[i], widen(f32ToBf16(data[i]!)));
 });
 
 /** Asserts that opening `bytes` as a file fails with one UserError line naming the file and `pattern`. */

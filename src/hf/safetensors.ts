@@ -267,8 +267,16 @@ export async function readSafetensors(
   }
 }
 
-/** Builds the bytes of a safetensors file holding `tensors` as F32, in the given order. */
-export function encodeSafetensors(tensors: NamedTensor[], metadata?: Record<string, string>): Uint8Array {
+/** The float dtypes gotune writes: F32 as trained, F16 or BF16 to halve a shipped model (rounded to nearest even). */
+export type WriteDtype = "F32" | "F16" | "BF16";
+
+/** Builds the bytes of a safetensors file holding `tensors` as `dtype` (F32 by default), in the given order. */
+export function encodeSafetensors(
+  tensors: NamedTensor[],
+  metadata?: Record<string, string>,
+  dtype: WriteDtype = "F32",
+): Uint8Array {
+  const width = DTYPE_BYTES[dtype];
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -278,22 +286,28 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata?: Record<stri
     seen.add(t.name);
     if (t.data.length !== numel(t.shape))
       throw new Error(`encodeSafetensors: ${t.name} has ${t.data.length} values for shape [${t.shape}]`);
-    header[t.name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + t.data.length * 4] };
-    offset += t.data.length * 4;
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length * width] };
+    offset += t.data.length * width;
   }
   let json = Buffer.from(JSON.stringify(header), "utf8");
   // Pad the header with spaces so the data starts 8-byte aligned, as the reference writer does.
   const pad = (8 - (json.length % 8)) % 8;
   if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
   const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   let at = 8 + json.length;
   for (const t of tensors) {
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4);
-    out.set(bytes, at);
-    if (!LITTLE_ENDIAN) swapInPlace(out.subarray(at, at + bytes.length), 4);
-    at += bytes.length;
+    if (dtype === "F32") {
+      const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4);
+      out.set(bytes, at);
+      if (!LITTLE_ENDIAN) swapInPlace(out.subarray(at, at + bytes.length), 4);
+    } else {
+      const half = dtype === "F16" ? f32ToF16 : f32ToBf16;
+      for (let i = 0; i < t.data.length; i++) view.setUint16(at + 2 * i, half(t.data[i]!), true);
+    }
+    at += t.data.length * width;
   }
   return out;
 }
@@ -303,8 +317,9 @@ export async function writeSafetensors(
   path: string,
   tensors: NamedTensor[],
   metadata: Record<string, string> = { format: "pt" },
+  dtype: WriteDtype = "F32",
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata, dtype));
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -321,4 +336,43 @@ export function f16ToF32(h: number): number {
   if (e === 0) return s * f * 2 ** -24;
   if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
   return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** Single -> IEEE half precision, rounded to nearest even as numpy and PyTorch do (overflow gives infinity). */
+export function f32ToF16(x: number): number {
+  F32[0] = x;
+  const b = U32[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112; // the half exponent field: 127 - 15
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    // A half subnormal (or zero): the 24-bit significand shifted down, rounding to nearest even.
+    if (e < -10) return sign;
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    let r = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && r & 1)) r++;
+    return sign | r;
+  }
+  let r = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  // A carry out of the significand bumps the exponent, up to infinity: what IEEE rounding gives.
+  if (rem > 0x1000 || (rem === 0x1000 && r & 1)) r++;
+  return sign | r;
+}
+
+/** Single -> bfloat16 (the top 16 bits), rounded to nearest even; NaN stays a quiet NaN. */
+export function f32ToBf16(x: number): number {
+  F32[0] = x;
+  const b = U32[0]!;
+  if ((b & 0x7fffffff) > 0x7f800000) return ((b >>> 16) | 0x40) & 0xffff;
+  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
 }
