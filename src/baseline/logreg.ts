@@ -11,6 +11,8 @@ export interface LogRegOptions {
   C?: number;
   tol?: number;
   maxIter?: number;
+  /** Starting parameters (a warm start from a fit at a nearby C); zeros by default. */
+  init?: Float64Array;
   onIteration?: (iter: number, loss: number, gmax: number) => void;
 }
 
@@ -88,6 +90,11 @@ export class LogisticRegression {
     const C = opts.C ?? 1;
     const k = nClasses;
     const x0 = new Float64Array(X.nCols * k + k);
+    if (opts.init) {
+      if (opts.init.length !== x0.length)
+        throw new Error(`LogisticRegression.train: init holds ${opts.init.length} values, not ${x0.length}`);
+      x0.set(opts.init);
+    }
     const res = lbfgs((p, g) => multinomialLoss(X, y, k, C, p, g), x0, {
       maxIter: opts.maxIter ?? 100,
       gtol: opts.tol ?? 1e-4,
@@ -95,6 +102,14 @@ export class LogisticRegression {
     });
     const { x, ...fit } = res;
     return new LogisticRegression(X.nCols, k, x.slice(0, X.nCols * k), x.slice(X.nCols * k), fit);
+  }
+
+  /** The parameters as L-BFGS sees them (weights, then intercepts): a warm start for another fit. */
+  params(): Float64Array {
+    const out = new Float64Array(this.weights.length + this.intercept.length);
+    out.set(this.weights);
+    out.set(this.intercept, this.weights.length);
+    return out;
   }
 
   /** Class probabilities, row-major rows × classes (softmax of the logits). */

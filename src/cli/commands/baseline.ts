@@ -1,7 +1,8 @@
 /** `gotune baseline`: TF-IDF + multinomial logistic regression on a prepared split, with its metrics. */
 import { join } from "node:path";
-import type { Command } from "commander";
-import { runBaseline } from "../../baseline/run.js";
+import { type Command, InvalidArgumentError } from "commander";
+import { runBaseline, TUNE_FOLDS } from "../../baseline/run.js";
+import { C_GRID, FULL_CV_MAX } from "../../baseline/tune.js";
 import { loadSplit } from "../../data/examples.js";
 import { formatReport } from "../../inference/metrics.js";
 import { runCommand } from "../../util/errors.js";
@@ -18,7 +19,15 @@ interface BaselineOptions {
   out?: string;
   maxIter: number;
   tol: number;
-  C: number;
+  C?: number;
+  cGrid: number[];
+}
+
+/** A comma-separated list of positive numbers (the C grid). */
+function numberList(v: string): number[] {
+  const xs = v.split(",").map((x) => positiveNumber(x.trim()));
+  if (!xs.length) throw new InvalidArgumentError("give numbers separated by commas, e.g. 0.3,1,3,10");
+  return xs;
 }
 
 /** Adds `baseline` to the program. */
@@ -26,7 +35,9 @@ export function register(program: Command): void {
   program
     .command("baseline")
     .description(
-      "Train the TF-IDF (word 1-2-grams, sublinear tf) + logistic-regression baseline on DIR/train.jsonl, " +
+      "Train the TF-IDF (word 1-2-grams, sublinear tf) + logistic-regression baseline on DIR/train.jsonl " +
+        `(C chosen on the training examples only: ${TUNE_FOLDS}-fold cross-validation up to ${FULL_CV_MAX} of them, ` +
+        `a 1/${TUNE_FOLDS} validation split above; or fixed with --C), ` +
         "evaluate it on DIR/test.jsonl, print accuracy, macro-F1, per-class scores and the confusion matrix, " +
         "and write them as JSON (DIR/baseline.json by default)",
     )
@@ -51,7 +62,12 @@ export function register(program: Command): void {
       positiveNumber,
       1e-5,
     )
-    .option("--C <c>", "inverse L2 regularisation strength (scikit-learn's C)", positiveNumber, 1)
+    .option(
+      "--C <c>",
+      "fix the inverse L2 regularisation strength (scikit-learn's C) instead of choosing it",
+      positiveNumber,
+    )
+    .option("--C-grid <list>", "the Cs to choose from, comma-separated", numberList, [...C_GRID])
     .action((opts: BaselineOptions) => runCommand(() => baseline(opts)));
 }
 
@@ -65,6 +81,7 @@ async function baseline(opts: BaselineOptions): Promise<void> {
     if (limit !== undefined && limit > have)
       log(`gotune: note: ${flag} ${limit} > ${have} examples in ${file}; using all`);
 
+  let tuneBar: ReturnType<typeof progress> | undefined;
   // The bar follows the largest gradient component on a log scale, from its start down to --tol.
   const bar = progress("fit", 100, ["iter", "loss"]);
   let g0 = 0;
@@ -74,8 +91,14 @@ async function baseline(opts: BaselineOptions): Promise<void> {
     evalLimit: opts.evalLimit,
     seed: opts.seed,
     C: opts.C,
+    grid: opts.cGrid,
     maxIter: opts.maxIter,
     tol: opts.tol,
+    onTuneFit: (done, total) => {
+      tuneBar ??= progress("choosing C", total);
+      tuneBar.tick(1);
+      if (done === total) tuneBar.done();
+    },
     onVectorized: (info) => {
       if (!opts.json)
         log(`baseline: ${info.train} train, ${info.test} test examples; ${info.features} features`);
@@ -89,6 +112,14 @@ async function baseline(opts: BaselineOptions): Promise<void> {
     },
   });
   bar.done();
+  if (r.tuning && !opts.json) {
+    const t = r.tuning;
+    log(
+      `baseline: C = ${r.C}, chosen by ${t.method} over ${t.grid.map((g) => g.C).join(", ")} ` +
+        `(${t.fits} fits, ${t.seconds.toFixed(1)} s); validation accuracy ` +
+        t.grid.map((g) => `${g.C}: ${g.accuracy.toFixed(4)}`).join(", "),
+    );
+  }
   if (!r.converged)
     log(
       `gotune: note: L-BFGS stopped after ${r.iterations} iterations without converging (${r.stop_reason}); ` +
