@@ -9,6 +9,7 @@ import { register as registerPredict } from "./predict.js";
 import { register as registerPrepare } from "./prepare.js";
 import { register as registerPretrain } from "./pretrain.js";
 import { register as registerRun } from "./run.js";
+import { register as registerShip } from "./ship.js";
 import { register as registerTokenize } from "./tokenize.js";
 import { register as registerTrain } from "./train.js";
 import { register as registerTrainVocab } from "./train-vocab.js";
@@ -25,6 +26,7 @@ export function registerAll(program: Command): void {
   registerPrepare(program);
   registerPretrain(program);
   registerRun(program);
+  registerShip(program);
   registerTokenize(program);
   registerTrain(program);
   registerTrainVocab(program);
