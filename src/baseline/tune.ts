@@ -5,7 +5,7 @@
  */
 
 import { ASPECTS } from "../data/examples.js";
-import { computeMetrics } from "../eval/metrics.js";
+import { computeMetrics } from "../inference/metrics.js";
 import { Rng } from "../util/rng.js";
 import { LogisticRegression } from "./logreg.js";
 import { TfidfVectorizer } from "./tfidf.js";
