@@ -145,14 +145,7 @@ export class Classifier {
 
   /** The index of the most probable label of each row of `probs` [N, L]. */
   argmax(probs: Float32Array): Int32Array {
-    const L = this.labels.length;
-    const out = new Int32Array(probs.length / L);
-    for (let i = 0; i < out.length; i++) {
-      let best = 0;
-      for (let j = 1; j < L; j++) if (probs[i * L + j]! > probs[i * L + best]!) best = j;
-      out[i] = best;
-    }
-    return out;
+    return argmaxRows(probs, this.labels.length);
   }
 
   /**
@@ -165,6 +158,17 @@ export class Classifier {
     await writeTokenizerFiles(dir, this.tokenizer);
     await saveModelFolder(dir, this.model, { id2label, label2id });
   }
+}
+
+/** The index of the largest entry of each row of `x` [N, L]. */
+export function argmaxRows(x: Float32Array, L: number): Int32Array {
+  const out = new Int32Array(x.length / L);
+  for (let i = 0; i < out.length; i++) {
+    let best = 0;
+    for (let j = 1; j < L; j++) if (x[i * L + j]! > x[i * L + best]!) best = j;
+    out[i] = best;
+  }
+  return out;
 }
 
 /** A tokenizer whose ids reach past the embedding table would index rows the model lacks. */

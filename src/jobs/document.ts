@@ -2,8 +2,8 @@
 import { promises as fsp } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { meanProbabilityPie } from "../figures/pie.js";
-import type { Classifier, PredictOptions } from "../inference/classifier.js";
-import { splitSentences } from "../inference/sentences.js";
+import { argmaxRows, type Classifier, type PredictOptions } from "../inference/classifier.js";
+import { type Sentence, splitSentences } from "../inference/sentences.js";
 import { UserError } from "../util/errors.js";
 import { assertReadable, writeFileAtomic } from "../util/fsx.js";
 import { type SentenceTable, writeCsv, writeXlsx } from "./tables.js";
@@ -44,14 +44,19 @@ export async function predictDocument(
     sentences.map((s) => s.text),
     opts,
   );
-  const L = clf.labels.length;
+  return sentenceTable(clf.labels, sentences, probs);
+}
+
+/** The table of sentences classified elsewhere (e.g. by the server's batched passes): argmax and means. */
+export function sentenceTable(labels: string[], sentences: Sentence[], probs: Float32Array): SentenceTable {
+  const L = labels.length;
   const mean: Record<string, number> = {};
-  clf.labels.forEach((l, j) => {
+  labels.forEach((l, j) => {
     let s = 0;
     for (let i = 0; i < sentences.length; i++) s += probs[i * L + j]!;
     mean[l] = s / sentences.length;
   });
-  return { labels: clf.labels, sentences, probs, predicted: clf.argmax(probs), mean };
+  return { labels, sentences, probs, predicted: argmaxRows(probs, L), mean };
 }
 
 /** The output paths for a document: OUT/NAME.predictions.csv and so on, OUT defaulting to its folder. */

@@ -32,13 +32,23 @@ export function tableRows(t: SentenceTable): (string | number)[][] {
   return rows;
 }
 
-/** Writes the table as CSV (RFC 4180 quoting) atomically. */
+/** The table as CSV text (RFC 4180 quoting). */
+export function csvText(t: SentenceTable): string {
+  return `${csvFormatRows(tableRows(t).map((r) => r.map(String)))}\n`;
+}
+
+/** Writes the table as CSV atomically. */
 export async function writeCsv(path: string, t: SentenceTable): Promise<void> {
-  await writeFileAtomic(path, `${csvFormatRows(tableRows(t).map((r) => r.map(String)))}\n`);
+  await writeFileAtomic(path, csvText(t));
 }
 
 /** Writes the table as an .xlsx workbook: a "sentences" sheet and a "summary" sheet of the means. */
 export async function writeXlsx(path: string, t: SentenceTable, source: string): Promise<void> {
+  await writeFileAtomic(path, await xlsxBytes(t, source));
+}
+
+/** The table as .xlsx bytes; `source` names the document on the summary sheet. */
+export async function xlsxBytes(t: SentenceTable, source: string): Promise<Uint8Array> {
   const wb = new ExcelJS.Workbook();
   wb.creator = "gotune";
   const ws = wb.addWorksheet("sentences", { views: [{ state: "frozen", ySplit: 1 }] });
@@ -76,5 +86,5 @@ export async function writeXlsx(path: string, t: SentenceTable, source: string):
   sum.addRow(["document", source]);
   sum.addRow(["sentences", t.sentences.length]);
   const buf = await wb.xlsx.writeBuffer();
-  await writeFileAtomic(path, new Uint8Array(buf as ArrayBuffer));
+  return new Uint8Array(buf as ArrayBuffer);
 }

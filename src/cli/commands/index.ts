@@ -9,6 +9,7 @@ import { register as registerPredict } from "./predict.js";
 import { register as registerPrepare } from "./prepare.js";
 import { register as registerPretrain } from "./pretrain.js";
 import { register as registerRun } from "./run.js";
+import { register as registerServe } from "./serve.js";
 import { register as registerShip } from "./ship.js";
 import { register as registerTokenize } from "./tokenize.js";
 import { register as registerTrain } from "./train.js";
@@ -26,6 +27,7 @@ export function registerAll(program: Command): void {
   registerPrepare(program);
   registerPretrain(program);
   registerRun(program);
+  registerServe(program);
   registerShip(program);
   registerTokenize(program);
   registerTrain(program);

@@ -1,0 +1,122 @@
+/** `gotune serve`: the classifier as a web service and a page, with the attention view. */
+import type { Command } from "commander";
+import { Engine } from "../../serve/engine.js";
+import { buildServer } from "../../serve/server.js";
+import { runCommand, UserError } from "../../util/errors.js";
+import { positiveInt, wholeNumber } from "../options.js";
+
+interface Options {
+  model: string;
+  port: number;
+  host: string;
+  maxLength: number;
+  maxBatch: number;
+  maxWait: number;
+  maxQueue: number;
+  timeout: number;
+  maxTexts: number;
+  maxChars: number;
+  maxDocumentChars: number;
+  maxSentences: number;
+  bodyLimit: number;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/** Adds the serve command. */
+export function register(program: Command): void {
+  program
+    .command("serve")
+    .description(
+      "Serve a fine-tuned model over HTTP: POST /predict (also the Hugging Face Inference API's " +
+        '{"inputs": ...}), POST /document (sentences, probabilities, the mean per label; ?format=csv|xlsx), ' +
+        "POST or GET /attention, GET /health, GET /info, GET /openapi.json, and a page at / to paste or drop " +
+        "a text. Requests that arrive together share one forward pass. Listens on 127.0.0.1 unless --host " +
+        "says otherwise.",
+    )
+    .requiredOption(
+      "--model <dir|id>",
+      "model folder (e.g. written by gotune train) or Hugging Face model id",
+    )
+    .option("--port <n>", "TCP port (0: any free port)", wholeNumber(0, 65535), 8080)
+    .option("--host <address>", "address to listen on (0.0.0.0: every interface)", "127.0.0.1")
+    .option(
+      "--max-length <n>",
+      "tokens per text, [CLS] and [SEP] included (as in training)",
+      positiveInt,
+      100,
+    )
+    .option("--max-batch <n>", "texts per forward pass", positiveInt, 32)
+    .option(
+      "--max-wait <ms>",
+      "how long a text waits for others to share its forward pass",
+      wholeNumber(0, 10_000),
+      5,
+    )
+    .option("--max-queue <n>", "texts waiting for the model past which requests get 429", positiveInt, 4096)
+    .option("--timeout <s>", "seconds a request may wait for the model (then 503)", wholeNumber(1, 3600), 30)
+    .option("--max-texts <n>", "texts per /predict request", positiveInt, 256)
+    .option("--max-chars <n>", "characters per text", positiveInt, 10_000)
+    .option("--max-document-chars <n>", "characters per /document text", positiveInt, 200_000)
+    .option("--max-sentences <n>", "sentences per /document text", positiveInt, 2000)
+    .option("--body-limit <bytes>", "bytes per request body", positiveInt, 2 * 1024 * 1024)
+    .action((opts: Options) => runCommand(() => serve(opts)));
+}
+
+async function serve(o: Options): Promise<void> {
+  if (o.maxQueue < o.maxBatch)
+    throw new UserError(`--max-queue ${o.maxQueue} is smaller than --max-batch ${o.maxBatch}`, {
+      hint: "give a queue of at least one batch",
+    });
+  process.stderr.write(`gotune serve: loading ${o.model}...\n`);
+  const engine = await Engine.start(
+    { model: o.model, predict: { maxLength: o.maxLength } },
+    { maxBatch: o.maxBatch, maxWaitMs: o.maxWait, maxQueue: o.maxQueue, timeoutMs: o.timeout * 1000 },
+  );
+  const app = await buildServer(engine, {
+    bodyLimit: o.bodyLimit,
+    maxTexts: o.maxTexts,
+    maxChars: o.maxChars,
+    maxDocumentChars: o.maxDocumentChars,
+    maxSentences: o.maxSentences,
+  });
+  try {
+    await app.listen({ port: o.port, host: o.host });
+  } catch (err) {
+    await engine.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    const at = `${o.host}:${o.port}`;
+    if (code === "EADDRINUSE")
+      throw new UserError(`port ${o.port} on ${o.host} is already in use`, {
+        hint: "stop what listens there or give another --port",
+      });
+    if (code === "EACCES")
+      throw new UserError(`not allowed to listen on ${at}`, { hint: "give a --port above 1023" });
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND")
+      throw new UserError(`${o.host} is not an address of this machine`, {
+        hint: "give --host 127.0.0.1, or 0.0.0.0 for every interface",
+      });
+    throw err;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : o.port;
+  const host = o.host.includes(":") ? `[${o.host}]` : o.host;
+  const reach = LOOPBACK.has(o.host)
+    ? "only this machine can reach it (--host 0.0.0.0 serves the network)"
+    : "any machine that can reach this address can use it";
+  const { labels, maxLength } = engine.info;
+  process.stdout.write(
+    `gotune serve: ${engine.info.model} (${labels.join(", ")}; ${maxLength} tokens) at http://${host}:${port}/ — ${reach}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.stderr.write("gotune serve: stopping\n");
+      void app
+        .close()
+        .then(() => engine.close())
+        .finally(resolve);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}
