@@ -11,8 +11,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { Classifier } from "../src/app/classifier.js";
 import { BertTokenizer } from "../src/hf/tokenizer.js";
+import { Classifier } from "../src/inference/classifier.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { makeConfig } from "../src/model/config.js";
 

@@ -5,10 +5,10 @@
  */
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
-import { sentenceTable } from "../jobs/document.js";
-import { splitSentences } from "../inference/sentences.js";
-import { csvText, xlsxBytes } from "../jobs/tables.js";
 import { ASPECT_COLORS } from "../figures/theme.js";
+import { splitSentences } from "../inference/sentences.js";
+import { sentenceTable } from "../jobs/document.js";
+import { csvText, xlsxBytes } from "../jobs/tables.js";
 import { UserError } from "../util/errors.js";
 import { type AssetName, asset } from "../web/assets.js";
 import { type Engine, ModelFailed, Overloaded, type Scores, TimedOut } from "./engine.js";
