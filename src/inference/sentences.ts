@@ -63,6 +63,65 @@ export function paragraphsOf(text: string): string[] {
     .filter((p) => p !== "");
 }
 
+/** A sentence with its place in the raw text: [start, end) in Unicode code points, as Python indexes str. */
+export interface SpannedSentence extends Sentence {
+  start: number;
+  end: number;
+}
+
+/**
+ * The sentences of `raw` with their character spans in it. Splitting only joins, collapses or drops
+ * whitespace, so each sentence's other characters appear in `raw` in order: matching them gives the span.
+ */
+export function splitWithSpans(raw: string): SpannedSentence[] {
+  const out: SpannedSentence[] = [];
+  let p = 0; // UTF-16 position in raw
+  let cp = 0; // the same position in code points
+  const step = () => {
+    const c = raw.charCodeAt(p);
+    p += c >= 0xd800 && c <= 0xdbff && p + 1 < raw.length ? 2 : 1;
+    cp++;
+  };
+  for (const s of splitSentences(raw)) {
+    let start = -1;
+    let end = 0;
+    for (let i = 0; i < s.text.length; i++) {
+      const ch = s.text.charCodeAt(i);
+      if (ch === 32) continue;
+      while (p < raw.length && isSpace(raw.charCodeAt(p))) step();
+      if (raw.charCodeAt(p) !== ch) throw new Error(`sentence text not found in its source at ${p}`);
+      if (start < 0) start = cp;
+      // A surrogate pair is one code point: match its second half without counting again.
+      if (ch >= 0xd800 && ch <= 0xdbff && i + 1 < s.text.length) {
+        if (raw.charCodeAt(p + 1) !== s.text.charCodeAt(i + 1))
+          throw new Error(`sentence text not found in its source at ${p}`);
+        i++;
+      }
+      step();
+      end = cp;
+    }
+    out.push({ ...s, start: Math.max(start, 0), end });
+  }
+  return out;
+}
+
+/** The characters JavaScript's `\s` matches (the splitter's notion of whitespace). */
+function isSpace(c: number): boolean {
+  return (
+    (c >= 9 && c <= 13) ||
+    c === 32 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
 /** The sentences of a document, in order; an empty or blank text gives none. */
 export function splitSentences(text: string): Sentence[] {
   const out: Sentence[] = [];

@@ -17,6 +17,11 @@ export function progress(label: string, total: number, payloadKeys: string[] = [
       stream: process.stderr,
       etaBuffer: 50,
       hideCursor: true,
+      // Fractional totals (megabytes read) show one decimal; counts show as they are.
+      formatValue: (v, o, type) =>
+        (type === "value" || type === "total") && !Number.isInteger(v)
+          ? v.toFixed(1)
+          : cliProgress.Format.ValueFormat(v, o, type),
     },
     cliProgress.Presets.shades_classic,
   );

@@ -1,5 +1,6 @@
 /** The list of sub-commands; each module exports `register(program)`. */
 import type { Command } from "commander";
+import { register as registerAnnotate } from "./annotate.js";
 import { register as registerAttention } from "./attention.js";
 import { register as registerBaseline } from "./baseline.js";
 import { register as registerEval } from "./eval.js";
@@ -18,6 +19,7 @@ import { register as registerTrainVocab } from "./train-vocab.js";
 /** Adds every sub-command to the program. */
 export function registerAll(program: Command): void {
   void program;
+  registerAnnotate(program);
   registerAttention(program);
   registerBaseline(program);
   registerEval(program);
