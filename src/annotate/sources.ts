@@ -183,7 +183,7 @@ function codeUnitsOf(s: string, cp: number): number {
 }
 
 /** The lines of a text stream (without their ends), each with its 1-based number; a huge line is an error. */
-async function* lines(path: string, chunks: AsyncIterable<string>): AsyncGenerator<[string, number]> {
+export async function* lines(path: string, chunks: AsyncIterable<string>): AsyncGenerator<[string, number]> {
   let buf = "";
   let n = 0;
   for await (const chunk of chunks) {

@@ -1,6 +1,7 @@
 /** The list of sub-commands; each module exports `register(program)`. */
 import type { Command } from "commander";
 import { register as registerAnnotate } from "./annotate.js";
+import { register as registerAnnotateMerge } from "./annotate-merge.js";
 import { register as registerAttention } from "./attention.js";
 import { register as registerBaseline } from "./baseline.js";
 import { register as registerEval } from "./eval.js";
@@ -20,6 +21,7 @@ import { register as registerTrainVocab } from "./train-vocab.js";
 export function registerAll(program: Command): void {
   void program;
   registerAnnotate(program);
+  registerAnnotateMerge(program);
   registerAttention(program);
   registerBaseline(program);
   registerEval(program);
