@@ -57,7 +57,7 @@ async function loadManifest(path: string): Promise<Loaded> {
       throw new UserError("no such manifest", { file: path, hint });
     throw new UserError("is not a JSON manifest", { file: path, hint });
   }
-  if (!m || m.version !== 1 || !Array.isArray(m.inputs) || !Array.isArray(m.labels))
+  if (m?.version !== 1 || !Array.isArray(m.inputs) || !Array.isArray(m.labels))
     throw new UserError("is not an annotate manifest (version 1)", { file: path, hint });
   const sm = m.shard === null ? ["", "1", "1"] : /^(\d+)\/(\d+)$/.exec(String(m.shard));
   if (!sm) throw new UserError(`has a bad shard "${String(m.shard).slice(0, 20)}"`, { file: path, hint });
