@@ -74,7 +74,7 @@ test("PubmedStream: PMID, title, labelled sections, journal and year; cited PMID
   assert.ok(a[0]!.sections[0]!.text.includes("protein") && !a[0]!.sections[0]!.text.includes("<i>"));
   assert.equal(a[6]!.sections.length, 0); // every 7th has no abstract
   assert.ok(a.every((x) => !x.sections.some((s) => s.text === "Ignored text.")));
-  assert.deepEqual([a[0]!.year, a[4]!.year, a[3]!.journal], [1990, 1994, "Cell"]); // a[4]: MedlineDate
+  assert.deepEqual([a[0]!.year, a[4]!.year, a[3]!.journal], [1990, 1994, "PLoS One"]); // a[4]: MedlineDate
 });
 
 test("annotate: PubMed XML (plain and gzipped), JSONL and text into sentence rows, Parquet and document rows", async () => {

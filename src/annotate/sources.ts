@@ -86,7 +86,7 @@ export async function openText(path: string): Promise<InputStream> {
   const raw = createReadStream(path, { highWaterMark: 1 << 16 });
   const gz = head[0] === 0x1f && head[1] === 0x8b;
   const bytes = gz ? raw.pipe(createGunzip()) : raw;
-  raw.on("error", (e) => bytes.emit("error", e));
+  if (gz) raw.on("error", (e) => bytes.emit("error", e));
   async function* decode(): AsyncGenerator<string> {
     const dec = new TextDecoder("utf-8", { fatal: true });
     try {
