@@ -1,6 +1,6 @@
 /** `gotune annotate-merge`: an annotate run's shards made one, with a summary and a report. */
 import type { Command } from "commander";
-import { mergeShards } from "../../annotate/merge.js";
+import { mergeShards } from "../../jobs/annotate/merge.js";
 import { runCommand } from "../../util/errors.js";
 
 interface MergeCliOptions {

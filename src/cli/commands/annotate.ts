@@ -1,8 +1,8 @@
 /** `gotune annotate`: classify every sentence of a literature (text, JSONL, PubMed XML), streaming, sharded. */
 import type { Command } from "commander";
-import { annotate, DTYPES, type Dtype } from "../../annotate/annotate.js";
-import { parseShard, type Shard } from "../../annotate/shard.js";
-import { FORMATS, type Format } from "../../annotate/sources.js";
+import { annotate, DTYPES, type Dtype } from "../../jobs/annotate/annotate.js";
+import { parseShard, type Shard } from "../../jobs/annotate/shard.js";
+import { FORMATS, type Format } from "../../jobs/annotate/sources.js";
 import { runCommand } from "../../util/errors.js";
 import { oneOf, positiveInt, wholeNumber } from "../options.js";
 

@@ -7,14 +7,14 @@
  */
 import { promises as fsp } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { Classifier, labelsOf } from "../app/classifier.js";
-import { splitWithSpans } from "../app/sentences.js";
-import { resolveModel } from "../hf/hub.js";
-import { readModelConfig } from "../hf/model-folder.js";
-import { setThreads } from "../native/index.js";
-import { UserError } from "../util/errors.js";
-import { assertReadable, writeFileAtomic } from "../util/fsx.js";
-import { type Progress, progress } from "../util/progress.js";
+import { resolveModel } from "../../hf/hub.js";
+import { readModelConfig } from "../../hf/model-folder.js";
+import { Classifier, labelsOf } from "../../inference/classifier.js";
+import { splitWithSpans } from "../../inference/sentences.js";
+import { setThreads } from "../../native/index.js";
+import { UserError } from "../../util/errors.js";
+import { assertReadable, writeFileAtomic } from "../../util/fsx.js";
+import { type Progress, progress } from "../../util/progress.js";
 import { type Shard, shardOf, shardTag } from "./shard.js";
 import { type Doc, type Format, formatOf, type JsonlFields, openText, readDocs, stemOf } from "./sources.js";
 import {

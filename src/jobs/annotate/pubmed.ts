@@ -3,7 +3,7 @@
  * saxes: each article's PMID, title, abstract sections, journal and year, one article at a time.
  */
 import { SaxesParser, type SaxesTag } from "saxes";
-import { UserError } from "../util/errors.js";
+import { UserError } from "../../util/errors.js";
 
 /** One article: its text blocks are the title, then each abstract section (Label attribute or "abstract"). */
 export interface PubmedArticle {

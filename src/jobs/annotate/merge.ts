@@ -6,10 +6,10 @@
  */
 import { promises as fsp } from "node:fs";
 import { dirname, join } from "node:path";
-import { figure, para, type ReportSection, table, writeReport } from "../app/report.js";
-import { aspectMixFigure, type GroupMix } from "../figures/aspect-mix.js";
-import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
+import { aspectMixFigure, type GroupMix } from "../../figures/aspect-mix.js";
+import { UserError } from "../../util/errors.js";
+import { writeFileAtomic } from "../../util/fsx.js";
+import { figure, para, type ReportSection, table, writeReport } from "../report.js";
 import type { Manifest, Marker } from "./annotate.js";
 import { lines, openText } from "./sources.js";
 import { checkLabels, type DocumentRow, JsonlWriter, type SentenceRow, SentenceWriter } from "./tables.js";

@@ -7,8 +7,8 @@
 import { createReadStream, promises as fsp } from "node:fs";
 import { basename } from "node:path";
 import { createGunzip } from "node:zlib";
-import { splitWithSpans } from "../app/sentences.js";
-import { UserError } from "../util/errors.js";
+import { splitWithSpans } from "../../inference/sentences.js";
+import { UserError } from "../../util/errors.js";
 import { PubmedStream } from "./pubmed.js";
 
 /** The input formats. */

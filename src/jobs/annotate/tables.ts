@@ -5,7 +5,7 @@
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { ParquetSchema, ParquetWriter } from "@dsnp/parquetjs";
-import { UserError } from "../util/errors.js";
+import { UserError } from "../../util/errors.js";
 
 /** One sentence's row; `p_<label>` columns hold the probabilities, `predicted` the most probable label. */
 export interface SentenceRow {
