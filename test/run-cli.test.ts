@@ -8,7 +8,10 @@ import { assertOneLineError, type CliRun, gotune, ROOT } from "./helpers/cli.js"
 
 const MINI = join(ROOT, "test", "fixtures", "prepare", "mini.obo");
 // A quick main job: the smallest preset, a few pre-training steps, one epoch everywhere.
-const QUICK = ["--preset", "bert-tiny", "--pretrain-max-steps", "3", "--epochs", "1", "--study-epochs", "1"];
+const QUICK = [
+  ...["--preset", "bert-tiny", "--pretrain-max-steps", "3", "--epochs", "1", "--study-epochs", "1"],
+  ...["--study-seeds", "2", "--curve", "6,12,100000"],
+];
 let dir = "";
 let out = "";
 let r: CliRun;
@@ -47,10 +50,39 @@ test("gotune run goes from an OBO file to a fine-tuned model, a summary and a re
     assert.ok(b.accuracy >= 0 && b.accuracy <= 1 && b.macro_f1 >= 0 && b.macro_f1 <= 1);
   }
   assert.equal(s.pretrain.steps, 3);
+  // No shipped model fits a split of another release: this run pre-trained its own and said why.
+  assert.equal(s.pretrained.source, "pre-trained here");
+  assert.match(r.stderr, /run: (no shipped model at |this split differs from the shipped model's: release)/);
+  assert.equal(typeof s.baseline.full.C, "number");
+  assert.match(s.baseline.full.tuning, /cross-validation on the training examples/);
+  assert.deepEqual(s.study.seeds, [42, 43]);
+  assert.equal(s.study.per_seed.length, 2);
+  for (const k of ["pretrained", "baseline"]) assert.ok(s.study.mean[k].accuracy.sd >= 0);
+  // The curve: 6 and 12 examples, then the study's size (here all 20) and the full split; 100000 dropped.
+  const sizes = (m: string) =>
+    s.learning_curve
+      .filter((p: { model: string }) => p.model.startsWith(m))
+      .map((p: { examples: number }) => p.examples);
+  assert.deepEqual(sizes("pre-trained"), [6, 12, train, train]);
+  assert.deepEqual(sizes("bert-tiny from scratch"), [6, 12, train]);
+  assert.deepEqual(sizes("TF-IDF"), [6, 12, train, train]);
+  // The error analysis lists every wrong prediction of the full fine-tune, the most confident first.
+  const wrong = (await readFile(join(out, "misclassified.jsonl"), "utf8"))
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  assert.equal(wrong.length, s.misclassified);
+  assert.equal(wrong.length, Math.round((1 - s.finetune.accuracy) * test_));
+  for (const [i, w] of wrong.entries()) {
+    assert.match(w.go_id, /^GO:\d{7}$/);
+    assert.notEqual(w.truth, w.predicted);
+    if (i) assert.ok(w.probability <= wrong[i - 1].probability);
+  }
   assert.equal(typeof s.beats_baseline, "boolean");
   assert.equal(s.document.sentences, 9, "the example document, sentence by sentence");
   assert.ok(existsSync(join(out, "document", "abstract.predictions.csv")));
-  assert.match(r.stdout, /TF-IDF baseline, full split/);
+  assert.match(r.stdout, /TF-IDF baseline \(C = [\d.]+\), full split/);
 });
 
 test("the report is one self-contained HTML file with every figure embedded", async () => {
@@ -59,7 +91,10 @@ test("the report is one self-contained HTML file with every figure embedded", as
   for (const title of [
     "Results",
     "Data",
+    "The study protocol over samples",
+    "Learning curve",
     "TF-IDF baseline",
+    "Error analysis",
     "Pre-training",
     "Fine-tuned model",
     "A document",
@@ -67,8 +102,9 @@ test("the report is one self-contained HTML file with every figure embedded", as
   ])
     assert.ok(html.includes(`<h2>${title}`), title);
   const images = html.match(/<img [^>]*src="data:image\/png;base64,[A-Za-z0-9+/=]+"/g) ?? [];
-  // Four data figures, the pre-training loss, the training curve and the document's pie.
-  assert.ok(images.length >= 7, `${images.length} embedded figures`);
+  // Four data figures, the learning curve, the confusion matrix, the pre-training loss, the training
+  // curve and the document's pie.
+  assert.ok(images.length >= 9, `${images.length} embedded figures`);
   assert.doesNotMatch(html, /<script|src="http|Figure not available/);
 });
 

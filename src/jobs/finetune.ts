@@ -47,6 +47,8 @@ export interface FinetuneOptions {
   /** A checkpoint folder, or `true` for OUT's newest; undefined: OUT's newest if there is one. */
   resume?: string | true;
   figures: boolean;
+  /** Write each test example's prediction at the last evaluation to OUT/predictions.jsonl (error analysis). */
+  savePredictions?: boolean;
   /** "epoch": evaluate after each epoch (default); "end": after the last only (saves time). */
   evalStrategy?: "epoch" | "end";
   signal?: AbortSignal;
@@ -281,8 +283,21 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       },
     });
     bar.done();
-    const m = computeMetrics(testLabels, clf.argmax(probs), labels, probs);
+    const pred = clf.argmax(probs);
+    const m = computeMetrics(testLabels, pred, labels, probs);
     metrics = m;
+    if (o.savePredictions && epoch === o.epochs) {
+      const L = labels.length;
+      const lines = test.map((e, i) =>
+        JSON.stringify({
+          id: e.id ?? null,
+          label: testLabels[i],
+          predicted: pred[i],
+          probabilities: Array.from(probs.subarray(i * L, (i + 1) * L), (p) => Math.round(p * 1e6) / 1e6),
+        }),
+      );
+      await writeFileAtomic(join(o.out, "predictions.jsonl"), `${lines.join("\n")}\n`);
+    }
     const seconds = (performance.now() - t0) / 1000;
     const record = { epoch, step, eval_examples: evalTexts.length, eval_seconds: seconds, ...m };
     await writeFileAtomic(join(o.out, `eval-epoch-${epoch}.json`), `${JSON.stringify(record, null, 2)}\n`);

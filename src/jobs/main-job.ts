@@ -7,16 +7,19 @@
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { type BaselineResult, runBaseline } from "../baseline/run.js";
-import { loadSplit } from "../data/examples.js";
+import { ASPECTS, loadSplit } from "../data/examples.js";
 import { fetchGo } from "../data/fetch-go.js";
+import { type CurvePoint, confusionFigure, learningCurveFigure } from "../figures/evaluation.js";
 import { Classifier } from "../inference/classifier.js";
 import type { Metrics } from "../inference/metrics.js";
-import { writeFileAtomic } from "../util/fsx.js";
+import { type Misclassified, misclassified, type Prediction } from "../inference/misclassified.js";
+import { readJsonl, writeFileAtomic } from "../util/fsx.js";
 import { outputPaths, predictDocument, writeDocumentOutputs } from "./document.js";
 import { FINETUNE_DEFAULTS, type FinetuneResult, finetune } from "./finetune.js";
 import { prepare } from "./prepare.js";
 import { PRETRAIN_DEFAULTS, type PretrainSummary, pretrain } from "./pretrain.js";
 import { esc, figure, metricsHtml, para, type ReportSection, table, writeReport } from "./report.js";
+import { checkCorpus, readCorpusRecord, SHIPPED_MODEL_DIR } from "./shipped-model.js";
 
 /** The main job's choices; the defaults (in the command) fit a 2-core machine in 20 minutes. */
 export interface MainJobOptions {
@@ -24,9 +27,13 @@ export interface MainJobOptions {
   out: string;
   seed: number;
   figures: boolean;
-  /** Size preset of the model pre-trained and fine-tuned. */
+  /** Size preset of the model pre-trained (when the shipped one does not fit) and of the from-scratch runs. */
   preset: string;
-  /** Minutes of MLM pre-training at most, and its epochs. */
+  /** A pre-trained model (folder or hub id) to fine-tune instead of the shipped one. */
+  pretrained?: string;
+  /** false: pre-train a model of our own even where the shipped one fits (--no-shipped). */
+  shipped: boolean;
+  /** Minutes of MLM pre-training at most (when this run pre-trains its own), and its epochs. */
   pretrainMinutes: number;
   pretrainEpochs: number;
   /** Optimiser steps of pre-training at most (for quick runs). */
@@ -39,6 +46,10 @@ export interface MainJobOptions {
   studyTrain: number;
   studyEval: number;
   studyEpochs: number;
+  /** Seeds of the study's sample (seed, seed+1...): the spread over samples of 1,000 test examples. */
+  studySeeds: number;
+  /** Training examples of the learning curve below the study's (the study's and "all" are reused). */
+  curve: number[];
   /** A text document classified sentence by sentence for the report. */
   document: string;
   /** Pre-training and fine-tuning with bf16 products (Trainer's bf16=True). */
@@ -49,19 +60,45 @@ export interface MainJobOptions {
 /** What the job found, as written to OUT/summary.json. */
 export interface MainJobSummary {
   go: { path: string; source: string; data_version?: string; sha256: string };
-  baseline: { full: Brief; study: Brief };
+  baseline: { full: Brief & { C: number; tuning: string | null }; study: Brief };
+  /** Where the fine-tuned model started: the shipped model, one given, or one this run pre-trained. */
+  pretrained: { source: "shipped" | "given" | "pre-trained here"; path: string; why: string };
   pretrain: {
     steps: number;
     seconds: number;
     held_out_loss: number | null;
     vocab_size: number;
     parameters: number;
-  };
+  } | null;
   finetune: Brief & { seconds: number };
-  study: { pretrained: Brief; scratch: Brief };
+  /** The study's protocol on seed's sample (pretrained, scratch, baseline) and over every seed's sample. */
+  study: {
+    pretrained: Brief;
+    scratch: Brief;
+    seeds: number[];
+    per_seed: { seed: number; pretrained: Brief; baseline: Brief }[];
+    mean: { pretrained: Spread; baseline: Spread };
+  };
+  learning_curve: CurvePoint[];
+  misclassified: number;
   beats_baseline: boolean;
   document?: { path: string; sentences: number; mean_probability: Record<string, number> };
   seconds: Record<string, number>;
+}
+
+/** Mean and standard deviation (n - 1) of scores over samples. */
+export interface Spread {
+  accuracy: { mean: number; sd: number };
+  macro_f1: { mean: number; sd: number };
+}
+
+function spread(bs: readonly Brief[]): Spread {
+  const ms = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+    return { mean, sd };
+  };
+  return { accuracy: ms(bs.map((b) => b.accuracy)), macro_f1: ms(bs.map((b) => b.macro_f1)) };
 }
 
 /** One model's result on one protocol. */
@@ -79,14 +116,27 @@ const brief = (m: Metrics, train: number, evalN: number): Brief => ({
   macro_f1: m.macro_f1,
 });
 
+// fetch, prepare, baseline, [pretrain], fine-tune, study, curve, and the last: errors, document, report.
+
+/** The misclassified test terms of the full fine-tune (OUT/predictions.jsonl joined with DATA/test.jsonl). */
+async function errorAnalysis(out: string, dataDir: string, labels: string[]): Promise<Misclassified[]> {
+  const preds = await readJsonl<Prediction>(join(out, "predictions.jsonl"));
+  const terms = new Map<string, { go_id: string; name: string; text: string }>();
+  for (const t of await readJsonl<{ go_id: string; name: string; text: string }>(join(dataDir, "test.jsonl")))
+    terms.set(t.go_id, t);
+  return misclassified(preds, terms, labels);
+}
+
 /** Runs the main job end to end; returns its summary (also written to OUT/summary.json). */
 export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
   const t0 = performance.now();
   const seconds: Record<string, number> = {};
   // Each stage is logged as it starts and timed into summary.seconds.
   let n = 0;
+  // fetch, prepare, baseline, [pre-training], fine-tuning, study, curve, then errors, document and report.
+  let STAGES = o.pretrained || o.shipped ? 7 : 8;
   const timed = async <T>(name: string, what: string, body: () => Promise<T>): Promise<T> => {
-    o.log(`run: ${++n}/7 ${what}`);
+    o.log(`run: ${++n}/${STAGES} ${what}`);
     const t = performance.now();
     const r = await body();
     seconds[name] = (performance.now() - t) / 1000;
@@ -113,37 +163,79 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
     }),
   );
 
-  const [base, baseStudy] = await timed(
+  const seeds = Array.from({ length: o.studySeeds }, (_, i) => o.seed + i);
+  let curveSizes: number[] = [];
+  const { base, baseSeeds, baseCurve } = await timed(
     "baseline",
-    "TF-IDF baseline (full split, then the study's protocol)",
+    "TF-IDF baseline, C chosen on the training examples (full split, the study's samples, the learning curve)",
     async () => {
       const split = await loadSplit(dataDir);
-      const fit = { seed: o.seed, C: 1, maxIter: 1000, tol: 1e-5 };
-      const full = runBaseline(split, fit);
+      // Sizes at or above the study's (or the whole train split) would repeat a run.
+      const below = Math.min(o.studyTrain, split.train.length);
+      curveSizes = [...new Set(o.curve)].filter((n) => n < below).sort((x, y) => x - y);
+      const fit = { maxIter: 1000, tol: 1e-5 };
+      const full = runBaseline(split, { ...fit, seed: o.seed });
       await writeFileAtomic(join(dataDir, "baseline.json"), `${JSON.stringify(full, null, 2)}\n`);
-      o.log(`run: baseline accuracy ${full.accuracy.toFixed(4)}, macro-F1 ${full.macro_f1.toFixed(4)}`);
-      return [full, runBaseline(split, { ...fit, trainLimit: o.studyTrain, evalLimit: o.studyEval })];
+      o.log(
+        `run: baseline (C = ${full.C}, chosen by ${full.tuning?.method ?? "the caller"} in ${full.seconds.tune.toFixed(0)} s): ` +
+          `accuracy ${full.accuracy.toFixed(4)}, macro-F1 ${full.macro_f1.toFixed(4)}`,
+      );
+      const limits = { evalLimit: o.studyEval };
+      const baseSeeds = seeds.map((seed) =>
+        runBaseline(split, { ...fit, ...limits, seed, trainLimit: o.studyTrain }),
+      );
+      const baseCurve = curveSizes.map((n) =>
+        runBaseline(split, { ...fit, ...limits, seed: o.seed, trainLimit: n }),
+      );
+      return { base: full, baseSeeds, baseCurve };
     },
   );
+  const baseStudy = baseSeeds[0]!;
 
+  // The model to fine-tune: one given, else the shipped one where its corpus kept clear of this test
+  // split, else one pre-trained here.
   const ptDir = join(o.out, "pretrained");
-  const pt = await timed(
-    "pretrain",
-    `pre-training a ${o.preset} (masked LM, at most ${o.pretrainMinutes} min)`,
-    () =>
-      pretrain({
-        ...PRETRAIN_DEFAULTS,
-        corpus: { dataDir },
-        out: ptDir,
-        preset: o.preset,
-        seed: o.seed,
-        epochs: o.pretrainEpochs,
-        timeBudgetMinutes: o.pretrainMinutes,
-        maxSteps: o.pretrainMaxSteps,
-        bf16: o.bf16,
-        log: (l) => o.log(`run: ${l}`),
-      }),
-  );
+  let start: MainJobSummary["pretrained"] | undefined;
+  if (o.pretrained) {
+    start = { source: "given", path: o.pretrained, why: "given with --pretrained" };
+    const rec = await readCorpusRecord(o.pretrained).catch(() => undefined);
+    if (rec) {
+      const c = await checkCorpus(o.pretrained, rec, dataDir);
+      if (c.leaked) o.log(`run: note: ${c.line}; fine-tuning from it as asked, but its scores are not clean`);
+    }
+  } else if (!o.shipped) o.log("run: --no-shipped: pre-training a model of its own");
+  else {
+    const rec = await readCorpusRecord(SHIPPED_MODEL_DIR);
+    if (!rec) o.log(`run: no shipped model at ${SHIPPED_MODEL_DIR}: pre-training a model of its own`);
+    else {
+      const c = await checkCorpus(SHIPPED_MODEL_DIR, rec, dataDir);
+      o.log(`run: ${c.line}${c.leaked ? ": pre-training a model of its own" : ""}`);
+      if (!c.leaked) start = { source: "shipped", path: SHIPPED_MODEL_DIR, why: c.line };
+    }
+  }
+  let pt: PretrainSummary | undefined;
+  if (!start) {
+    STAGES = 8;
+    pt = await timed(
+      "pretrain",
+      `pre-training a ${o.preset} (masked LM, at most ${o.pretrainMinutes} min)`,
+      () =>
+        pretrain({
+          ...PRETRAIN_DEFAULTS,
+          corpus: { dataDir },
+          out: ptDir,
+          preset: o.preset,
+          seed: o.seed,
+          epochs: o.pretrainEpochs,
+          timeBudgetMinutes: o.pretrainMinutes,
+          maxSteps: o.pretrainMaxSteps,
+          bf16: o.bf16,
+          log: (l) => o.log(`run: ${l}`),
+        }),
+    );
+    start = { source: "pre-trained here", path: ptDir, why: "no shipped model fits this split" };
+  }
+  const modelPath = start.path;
 
   const tune = {
     ...FINETUNE_DEFAULTS,
@@ -160,7 +252,15 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
   const ft = await timed(
     "finetune",
     `fine-tuning on the full train split (${o.epochs} epochs), evaluating on the full test split`,
-    () => finetune({ ...tune, model: ptDir, out: o.out, evalStrategy: "end", saveTotalLimit: 1 }),
+    () =>
+      finetune({
+        ...tune,
+        model: modelPath,
+        out: o.out,
+        evalStrategy: "end",
+        saveTotalLimit: 1,
+        savePredictions: true,
+      }),
   );
   const ftMetrics = need(ft, "fine-tuning");
 
@@ -168,19 +268,61 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
     ...tune,
     epochs: o.studyEpochs,
     batchSize: 8,
-    trainLimit: o.studyTrain,
     evalLimit: o.studyEval,
   };
-  const [stPre, stScratch] = await timed(
+  const briefRun = (r: FinetuneResult, what: string) => brief(need(r, what), r.trainExamples, r.evalExamples);
+  const { stSeeds, stScratch } = await timed(
     "study",
-    `the study's protocol (${o.studyTrain}/${o.studyEval}), pre-trained and from scratch`,
-    async () => [
-      await finetune({ ...study, model: ptDir, out: join(o.out, "study", "pretrained") }),
-      await finetune({ ...study, model: o.preset, out: join(o.out, "study", "scratch") }),
-    ],
+    `the study's protocol (${o.studyTrain}/${o.studyEval}) on ${seeds.length} samples pre-trained, on one from scratch`,
+    async () => {
+      const stSeeds: Brief[] = [];
+      for (const seed of seeds) {
+        const r = await finetune({
+          ...study,
+          seed,
+          trainLimit: o.studyTrain,
+          model: modelPath,
+          out: join(o.out, "study", seed === o.seed ? "pretrained" : `pretrained-seed-${seed}`),
+        });
+        stSeeds.push(briefRun(r, "the study's protocol"));
+      }
+      const sc = await finetune({
+        ...study,
+        trainLimit: o.studyTrain,
+        model: o.preset,
+        out: join(o.out, "study", "scratch"),
+      });
+      return { stSeeds, stScratch: briefRun(sc, "the study's protocol") };
+    },
   );
 
-  o.log(`run: ${++n}/7 a document, sentence by sentence, and the report`);
+  const curve: CurvePoint[] = await timed(
+    "curve",
+    `the learning curve (${[...curveSizes, o.studyTrain].join(", ")} and all examples)`,
+    async () => {
+      const pre = `${start.source === "shipped" ? "shipped " : ""}pre-trained ${o.preset}`;
+      const points: CurvePoint[] = [];
+      const add = (model: string, b: Brief) =>
+        points.push({ model, examples: b.train_examples, accuracy: b.accuracy, macro_f1: b.macro_f1 });
+      for (const [i, n] of curveSizes.entries()) {
+        const run = (model: string, dir: string) =>
+          finetune({ ...study, trainLimit: n, model, out: join(o.out, "curve", `${dir}-${n}`) });
+        add(pre, briefRun(await run(modelPath, "pretrained"), "the learning curve"));
+        add(`${o.preset} from scratch`, briefRun(await run(o.preset, "scratch"), "the learning curve"));
+        add("TF-IDF + logistic regression (C tuned)", briefOf(baseCurve[i]!));
+      }
+      add(pre, stSeeds[0]!);
+      add(`${o.preset} from scratch`, stScratch);
+      add("TF-IDF + logistic regression (C tuned)", briefOf(baseStudy));
+      // "All": the full split, evaluated on its full test split (the from-scratch model is not run there).
+      add(pre, brief(ftMetrics, ft.trainExamples, ft.evalExamples));
+      add("TF-IDF + logistic regression (C tuned)", briefOf(base));
+      return points;
+    },
+  );
+
+  o.log(`run: ${++n}/${STAGES} the error analysis, a document sentence by sentence, and the report`);
+  const wrong = await errorAnalysis(o.out, dataDir, [...ASPECTS]);
   const clf = await Classifier.load(join(o.out, "model"));
   let doc: MainJobSummary["document"];
   let docHtml = para("No document was given.");
@@ -200,34 +342,45 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
   const full = brief(ftMetrics, ft.trainExamples, ft.evalExamples);
   const summary: MainJobSummary = {
     go: { path: go.path, source: go.source, data_version: go.dataVersion, sha256: go.sha256 },
-    baseline: { full: briefOf(base), study: briefOf(baseStudy) },
-    pretrain: {
-      steps: pt.steps.done,
-      seconds: pt.seconds.total,
-      held_out_loss: pt.loss.last_held_out,
-      vocab_size: pt.vocab_size,
-      parameters: pt.parameters,
+    baseline: {
+      full: { ...briefOf(base), C: base.C, tuning: base.tuning?.method ?? null },
+      study: briefOf(baseStudy),
     },
+    pretrained: start,
+    pretrain: pt
+      ? {
+          steps: pt.steps.done,
+          seconds: pt.seconds.total,
+          held_out_loss: pt.loss.last_held_out,
+          vocab_size: pt.vocab_size,
+          parameters: pt.parameters,
+        }
+      : null,
     finetune: { ...full, seconds: seconds.finetune ?? 0 },
     study: {
-      pretrained: brief(need(stPre, "the study's protocol"), stPre.trainExamples, stPre.evalExamples),
-      scratch: brief(
-        need(stScratch, "the study's protocol"),
-        stScratch.trainExamples,
-        stScratch.evalExamples,
-      ),
+      pretrained: stSeeds[0]!,
+      scratch: stScratch,
+      seeds,
+      per_seed: seeds.map((seed, i) => ({ seed, pretrained: stSeeds[i]!, baseline: briefOf(baseSeeds[i]!) })),
+      mean: { pretrained: spread(stSeeds), baseline: spread(baseSeeds.map(briefOf)) },
     },
+    learning_curve: curve,
+    misclassified: wrong.length,
     beats_baseline: full.accuracy > base.accuracy && full.macro_f1 > base.macro_f1,
     document: doc,
     seconds: { ...seconds, total: (performance.now() - t0) / 1000 },
   };
   await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeFileAtomic(
+    join(o.out, "misclassified.jsonl"),
+    wrong.map((w) => JSON.stringify(w)).join("\n") + (wrong.length ? "\n" : ""),
+  );
   await writeReport(
     join(o.out, "report.html"),
     "gotune: the Gene Ontology as a text classifier",
     `GO ${go.dataVersion ?? ""} (${go.source}), ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ` +
       `${summary.seconds.total.toFixed(0)} s in all`,
-    await sections(o, prepared.stats, summary, base, ftMetrics, pt, docHtml),
+    await sections(o, prepared.stats, summary, base, ftMetrics, pt, docHtml, wrong),
   );
   return summary;
 }
@@ -261,8 +414,9 @@ async function sections(
   s: MainJobSummary,
   base: BaselineResult,
   ft: Metrics,
-  pt: PretrainSummary,
+  pt: PretrainSummary | undefined,
   docHtml: string,
+  wrong: Misclassified[],
 ): Promise<ReportSection[]> {
   const fig = (name: string, caption: string) =>
     figure(join(o.out, "data", "figures", `${name}.png`), caption);
@@ -273,16 +427,49 @@ async function sections(
     )
   ).join("");
   const row = (name: string, b: Brief) => [name, b.train_examples, b.eval_examples, b.accuracy, b.macro_f1];
+  const pre = `${o.preset}, ${s.pretrained.source === "shipped" ? "shipped pre-trained model" : "pre-trained"}`;
   const results = table(
     ["model", "train", "test", "accuracy", "macro-F1"],
     [
-      row("TF-IDF + logistic regression", s.baseline.full),
-      row(`${o.preset}, pre-trained, fine-tuned`, s.finetune),
-      row("TF-IDF + logistic regression (study protocol)", s.baseline.study),
-      row(`${o.preset}, pre-trained (study protocol)`, s.study.pretrained),
-      row(`${o.preset}, from scratch (study protocol)`, s.study.scratch),
+      row(`TF-IDF + logistic regression (C = ${s.baseline.full.C}, chosen on train)`, s.baseline.full),
+      row(`${pre}, fine-tuned`, s.finetune),
+      row(`TF-IDF + logistic regression (study protocol, seed ${o.seed})`, s.baseline.study),
+      row(`${pre} (study protocol, seed ${o.seed})`, s.study.pretrained),
+      row(`${o.preset}, from scratch (study protocol, seed ${o.seed})`, s.study.scratch),
     ],
   );
+  const ms = (x: { mean: number; sd: number }) => `${x.mean.toFixed(4)} ± ${x.sd.toFixed(4)}`;
+  const seedsTable = table(
+    ["sample seed", "model", "accuracy", "macro-F1"],
+    [
+      ...s.study.per_seed.flatMap((p) => [
+        [p.seed, pre, p.pretrained.accuracy, p.pretrained.macro_f1],
+        [p.seed, "TF-IDF + logistic regression (C tuned)", p.baseline.accuracy, p.baseline.macro_f1],
+      ]),
+      ["mean ± sd", pre, ms(s.study.mean.pretrained.accuracy), ms(s.study.mean.pretrained.macro_f1)],
+      [
+        "mean ± sd",
+        "TF-IDF + logistic regression (C tuned)",
+        ms(s.study.mean.baseline.accuracy),
+        ms(s.study.mean.baseline.macro_f1),
+      ],
+    ],
+  );
+  const curveFig = await learningCurveFigure(
+    s.learning_curve,
+    `Seed ${o.seed}; ${o.studyEval.toLocaleString("en-US")} test examples up to ${o.studyTrain.toLocaleString("en-US")} training examples, the full test split for all of them.`,
+  );
+  await writeFileAtomic(join(o.out, "figures", "learning_curve.png"), curveFig.png);
+  await writeFileAtomic(join(o.out, "figures", "learning_curve.svg"), curveFig.svg);
+  const labels = Object.keys(ft.per_class);
+  const cmFig = await confusionFigure(
+    labels,
+    ft.confusion_matrix,
+    `${pre}, fine-tuned on ${s.finetune.train_examples.toLocaleString("en-US")} examples; ${wrong.length} of ${s.finetune.eval_examples.toLocaleString("en-US")} wrong.`,
+  );
+  await writeFileAtomic(join(o.out, "figures", "confusion_matrix.png"), cmFig.png);
+  await writeFileAtomic(join(o.out, "figures", "confusion_matrix.svg"), cmFig.svg);
+  const SHOWN = 100;
   const counts = (stats as { terms?: Record<string, unknown> }).terms ?? {};
   return [
     {
@@ -290,7 +477,7 @@ async function sections(
       html:
         para(
           `On the same split, the fine-tuned model ${s.beats_baseline ? "beats" : "does not beat"} the TF-IDF baseline ` +
-            "in both accuracy and macro-F1. The study's protocol trains on 2,000 examples and evaluates on 1,000, " +
+            "(its C chosen on the training examples) in both accuracy and macro-F1. The study's protocol trains on 2,000 examples and evaluates on 1,000, " +
             "both taken after a seeded shuffle; it is run from the pre-trained model and from scratch, which shows " +
             "what pre-training bought.",
         ) + results,
@@ -307,16 +494,80 @@ async function sections(
         ) +
         figHtml,
     },
-    { title: "TF-IDF baseline (full split)", html: metricsHtml(base) },
     {
-      title: "Pre-training (masked language model)",
+      title: "The study protocol over samples",
       html:
         para(
-          `${o.preset}: ${pt.parameters.toLocaleString("en-US")} parameters, a ${pt.vocab_size}-token WordPiece vocabulary ` +
-            `trained on the train split's names, definitions and synonyms; ${pt.steps.done} steps in ` +
-            `${pt.seconds.total.toFixed(0)} s; held-out MLM loss ${pt.loss.first_held_out?.toFixed(3) ?? "?"} → ` +
-            `${pt.loss.last_held_out?.toFixed(3) ?? "?"}.`,
-        ) + (await figure(join(o.out, "pretrained", "figures", "pretrain_loss.png"), "Pre-training loss")),
+          `${o.studyTrain.toLocaleString("en-US")} training and ${o.studyEval.toLocaleString("en-US")} test examples drawn with ` +
+            `each seed; the baseline's C is chosen on each sample's training examples. 1,000 test examples are noisy: ` +
+            "the spread over samples says how much.",
+        ) + seedsTable,
+    },
+    {
+      title: "Learning curve",
+      html:
+        (await figure(
+          join(o.out, "figures", "learning_curve.png"),
+          "Accuracy and macro-F1 against training examples",
+        )) +
+        table(
+          ["model", "training examples", "test examples", "accuracy", "macro-F1"],
+          s.learning_curve.map((p) => [
+            p.model,
+            p.examples,
+            p.examples > o.studyTrain ? s.finetune.eval_examples : o.studyEval,
+            p.accuracy,
+            p.macro_f1,
+          ]),
+        ),
+    },
+    {
+      title: `TF-IDF baseline (full split, C = ${base.C})`,
+      html:
+        para(
+          base.tuning
+            ? `C = ${base.C}, chosen by ${base.tuning.method} over ${base.tuning.grid.map((g) => g.C).join(", ")} ` +
+                `(${base.tuning.fits} fits, ${base.tuning.seconds.toFixed(0)} s); validation accuracy ` +
+                base.tuning.grid.map((g) => `${g.C}: ${g.accuracy.toFixed(4)}`).join(", ") +
+                "."
+            : `C = ${base.C}, given.`,
+        ) + metricsHtml(base),
+    },
+    {
+      title: "Error analysis",
+      html:
+        (await figure(
+          join(o.out, "figures", "confusion_matrix.png"),
+          "Confusion matrix of the fine-tuned model",
+        )) +
+        para(
+          `The ${wrong.length} misclassified test terms, the most confidently wrong first` +
+            (wrong.length > SHOWN ? ` (the first ${SHOWN}; all in misclassified.jsonl)` : "") +
+            ".",
+        ) +
+        table(
+          ["GO id", "name", "definition", "true aspect", "predicted", "probability"],
+          wrong
+            .slice(0, SHOWN)
+            .map((w) => [w.go_id, w.name, w.definition, w.truth, w.predicted, w.probability]),
+          3,
+        ),
+    },
+    {
+      title: "Pre-training (masked language model)",
+      html: !pt
+        ? para(
+            `${s.pretrained.path} (${s.pretrained.source}): ${s.pretrained.why}.` +
+              (s.pretrained.source === "shipped"
+                ? " Its model card (README.md in that folder) tells how it was pre-trained."
+                : ""),
+          )
+        : para(
+            `${o.preset}: ${pt.parameters.toLocaleString("en-US")} parameters, a ${pt.vocab_size}-token WordPiece vocabulary ` +
+              `trained on the train split's names, definitions and synonyms; ${pt.steps.done} steps in ` +
+              `${pt.seconds.total.toFixed(0)} s; held-out MLM loss ${pt.loss.first_held_out?.toFixed(3) ?? "?"} → ` +
+              `${pt.loss.last_held_out?.toFixed(3) ?? "?"}.`,
+          ) + (await figure(join(o.out, "pretrained", "figures", "pretrain_loss.png"), "Pre-training loss")),
     },
     {
       title: "Fine-tuned model (full split)",
