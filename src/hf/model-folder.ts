@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { type BertConfig, makeConfig } from "../model/config.js";
+import { type BertConfig, configProblem, makeConfig } from "../model/config.js";
 import type { Param } from "../model/param.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
@@ -112,7 +112,8 @@ export async function readModelConfig(
   const overrides: Partial<BertConfig> = {};
   for (const k of CONFIG_KEYS) {
     const v = raw[k];
-    if (v === undefined) continue;
+    // transformers writes a null pad_token_id for models without one: the default stands.
+    if (v === undefined || (v === null && k === "pad_token_id")) continue;
     if (k === "hidden_act") {
       if (v !== "gelu")
         throw new UserError(`hidden_act ${JSON.stringify(v)} is not supported`, {
@@ -134,15 +135,29 @@ export async function readModelConfig(
       },
     );
   if (raw.id2label && typeof raw.id2label === "object") {
-    overrides.id2label = Object.fromEntries(
-      Object.entries(raw.id2label).map(([i, l]) => [String(i), String(l)]),
+    const labels = Object.entries(raw.id2label);
+    const badLabel = labels.find(
+      ([i, l]) => !/^\d{1,4}$/.test(i) || Number(i) >= labels.length || typeof l !== "string",
     );
+    if (Array.isArray(raw.id2label) || badLabel)
+      throw new UserError(
+        `id2label must map each id 0..N-1 to a name${badLabel ? `, not ${JSON.stringify(badLabel[0]).slice(0, 40)} to ${JSON.stringify(badLabel[1])?.slice(0, 40)}` : ""}`,
+        { file, hint: 'write it as {"0": "name", "1": "other", ...}' },
+      );
+    overrides.id2label = Object.fromEntries(labels.map(([i, l]) => [String(i), String(l)]));
     overrides.label2id =
       raw.label2id && typeof raw.label2id === "object"
         ? Object.fromEntries(Object.entries(raw.label2id).map(([l, i]) => [l, Number(i)]))
         : Object.fromEntries(Object.entries(overrides.id2label).map(([i, l]) => [l, Number(i)]));
   }
-  return { config: makeConfig(overrides), raw };
+  const config = makeConfig(overrides);
+  const problem = configProblem(config);
+  if (problem)
+    throw new UserError(problem, {
+      file,
+      hint: "the config is corrupt or not a BERT's; use the model's original config.json",
+    });
+  return { config, raw };
 }
 
 /** Several safetensors shards behind one `model.safetensors.index.json`. */

@@ -41,6 +41,22 @@ const ALLOWED = new Set([
   ...Object.keys(STORAGES).map((s) => `torch.${s}`),
 ]);
 
+// Limits far above any real state dict's, far below what would exhaust memory or the call stack.
+/** Opcodes that create a value, at most (a state dict of 1,000 tensors needs about 20,000). */
+const MAX_PICKLE_ITEMS = 250_000;
+/** Nesting of containers and marks, at most (a state dict nests 4 deep). */
+const MAX_DEPTH = 100;
+/** The pickle itself, at most (a state dict's is a few hundred kB). */
+const MAX_PICKLE_BYTES = 64 << 20;
+/** Zip entries, at most (torch.save writes one per storage, plus a few). */
+const MAX_ENTRIES = 200_000;
+/** Elements a tensor may hold (a Float32Array's bound). */
+const MAX_ELEMENTS = 2 ** 31 - 1;
+/** Elements views may add beyond the storages' own (stride-0 expansions, overlapping views). */
+const MAX_VIEW_EXCESS = 16 * 2 ** 20;
+/** DEFLATE's best ratio is about 1,032:1; a declared size beyond that is a lie. */
+const MAX_DEFLATE_RATIO = 1032;
+
 class Global {
   constructor(readonly name: string) {}
 }
@@ -93,15 +109,17 @@ export async function readPytorchCheckpoint(path: string): Promise<Map<string, P
     if (!pkl) throw new UserError("has no data.pkl: not a torch.save checkpoint", { file: path });
     const prefix = pkl.slice(0, -"data.pkl".length);
     const order = entries.get(`${prefix}byteorder`);
-    if (order && (await readEntry(zip, order)).toString("latin1").trim() !== "little")
+    if (order && (await readEntry(zip, order, path, 64)).toString("latin1").trim() !== "little")
       throw new UserError("stores big-endian tensors, which gotune does not read", { file: path });
-    const root = unpickle(await readEntry(zip, entries.get(pkl)!), path);
+    const root = unpickle(await readEntry(zip, entries.get(pkl)!, path, MAX_PICKLE_BYTES), path);
     const dict = stateDictOf(root, path);
     const storages = new Map<string, Buffer>();
     // Each storage is dropped after its last tensor, so the raw bytes are never all held at once.
     const uses = new Map<string, number>();
     for (const ref of dict.values()) uses.set(ref.storage.key, (uses.get(ref.storage.key) ?? 0) + 1);
     const out = new Map<string, PtTensor>();
+    let storageElements = 0;
+    let tensorElements = 0;
     for (const [name, ref] of dict) {
       let buf = storages.get(ref.storage.key);
       if (!buf) {
@@ -111,9 +129,17 @@ export async function readPytorchCheckpoint(path: string): Promise<Map<string, P
             file: path,
             hint: "re-download the checkpoint",
           });
-        buf = await readEntry(zip, entry);
+        buf = await readEntry(zip, entry, path);
         storages.set(ref.storage.key, buf);
+        storageElements += Math.floor(buf.length / ref.storage.bytes);
       }
+      tensorElements += numel(ref.shape);
+      // Views may repeat storage bytes (expand, overlapping strides), but not without bound.
+      if (tensorElements > storageElements + MAX_VIEW_EXCESS)
+        throw new UserError(
+          `its views (${name} and those before it) expand to ${tensorElements} elements from storages of ${storageElements}, past the limit of ${MAX_VIEW_EXCESS} more`,
+          { file: path, hint: "a real checkpoint does not repeat its storages like this; do not use it" },
+        );
       out.set(name, { dtype: ref.storage.dtype, shape: ref.shape, data: gather(ref, buf, name, path) });
       const left = uses.get(ref.storage.key)! - 1;
       uses.set(ref.storage.key, left);
@@ -161,6 +187,11 @@ export class PytorchCheckpoint implements TensorSource {
 
 async function listEntries(zip: yauzl.ZipFile, path: string): Promise<Map<string, yauzl.Entry>> {
   const entries = new Map<string, yauzl.Entry>();
+  if (zip.entryCount > MAX_ENTRIES)
+    throw new UserError(`its zip declares ${zip.entryCount} entries, more than a checkpoint has`, {
+      file: path,
+      hint: "the file is corrupt or hostile; do not use it",
+    });
   await new Promise<void>((resolve, reject) => {
     zip.on("entry", (e: yauzl.Entry) => {
       entries.set(e.fileName, e);
@@ -178,15 +209,52 @@ async function listEntries(zip: yauzl.ZipFile, path: string): Promise<Map<string
   return entries;
 }
 
-async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
-  const stream = await zip.openReadStreamPromise(entry);
-  const buf = Buffer.allocUnsafe(entry.uncompressedSize);
-  let at = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    chunk.copy(buf, at);
-    at += chunk.length;
+/**
+ * Reads one zip entry whole. Its declared size is checked before the buffer is allocated (stored:
+ * equal to its compressed size; deflated: within DEFLATE's best ratio; at most `cap`), and against the
+ * bytes really inflated while reading.
+ */
+async function readEntry(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  path: string,
+  cap = MAX_ELEMENTS * 8,
+): Promise<Buffer> {
+  const bad = (why: string) =>
+    new UserError(`its zip entry ${entry.fileName} ${why}`, {
+      file: path,
+      hint: "the file is corrupt or hostile; re-download the checkpoint",
+    });
+  const declared = entry.uncompressedSize;
+  const packed = entry.compressedSize;
+  if (entry.compressionMethod === 0 && declared !== packed)
+    throw bad(`is stored, yet declares ${declared} bytes in ${packed}`);
+  if (declared > cap || declared > Math.max(packed, 1) * MAX_DEFLATE_RATIO)
+    throw bad(`declares ${declared} bytes from ${packed}, more than it can hold`);
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = await zip.openReadStreamPromise(entry);
+  } catch (err) {
+    throw bad(`cannot be read (${(err as Error).message})`);
   }
+  const buf = Buffer.allocUnsafe(declared);
+  let at = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (at + chunk.length > declared) throw bad(`inflates past the ${declared} bytes it declares`);
+      chunk.copy(buf, at);
+      at += chunk.length;
+    }
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw bad(`is corrupt (${(err as Error).message})`);
+  }
+  if (at !== declared) throw bad(`holds ${at} bytes, not the ${declared} it declares`);
   return buf;
+}
+
+function numel(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }
 
 function stateDictOf(root: unknown, path: string): Map<string, TensorRef> {
@@ -206,11 +274,16 @@ function stateDictOf(root: unknown, path: string): Map<string, TensorRef> {
 // Reads a (possibly strided) tensor out of its storage into a contiguous f32 array.
 function gather(ref: TensorRef, buf: Buffer, name: string, path: string): Float32Array {
   const { shape, stride, offset } = ref;
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = numel(shape);
   const size = ref.storage.bytes;
+  const last = Math.floor(buf.length / size) - 1; // the storage's last element
   let maxIndex = offset;
-  for (let d = 0; d < shape.length; d++) if (shape[d]! > 0) maxIndex += (shape[d]! - 1) * stride[d]!;
-  if (n > 0 && (maxIndex + 1) * size > buf.length)
+  // Checked term by term, so no sum ever leaves the exact range of a double.
+  for (let d = 0; d < shape.length && n > 0; d++) {
+    if (maxIndex > last) break;
+    maxIndex += (shape[d]! - 1) * Math.min(stride[d]!, last + 1);
+  }
+  if (n > 0 && maxIndex > last)
     throw new UserError(`tensor ${name} reaches past the end of its storage`, {
       file: path,
       hint: "the checkpoint is corrupt",
@@ -275,6 +348,9 @@ function unpickle(data: Buffer, path: string): unknown {
   const stack: unknown[] = [];
   const marks: number[] = [];
   const memo = new Map<number, unknown>();
+  // Nesting depth of each container built, so a deeply nested pickle is refused as it is read.
+  const depths = new WeakMap<object, number>();
+  let items = 0;
   let p = 0;
   const corrupt = (why: string) =>
     new UserError(`has a corrupt pickle (${why})`, {
@@ -294,6 +370,20 @@ function unpickle(data: Buffer, path: string): unknown {
   const pop = () => {
     if (stack.length === 0) throw corrupt("stack underflow");
     return stack.pop();
+  };
+  const huge = (why: string) =>
+    new UserError(`has a pickle ${why}, far beyond a state dict's; refused`, {
+      file: path,
+      hint: "the checkpoint is corrupt or hostile; do not use it",
+    });
+  const depthOf = (v: unknown) => (typeof v === "object" && v !== null ? (depths.get(v) ?? 1) : 0);
+  // Records that `container` now holds `children`, refusing nesting past MAX_DEPTH.
+  const holds = (container: object, children: unknown[]) => {
+    let d = depths.get(container) ?? 1;
+    for (const c of children) d = Math.max(d, depthOf(c) + 1);
+    if (d > MAX_DEPTH) throw huge(`nested more than ${MAX_DEPTH} deep`);
+    depths.set(container, d);
+    return container;
   };
   const popMark = () => {
     const m = marks.pop();
@@ -321,6 +411,7 @@ function unpickle(data: Buffer, path: string): unknown {
   };
   while (p < data.length) {
     const op = data[p++]!;
+    if (++items > MAX_PICKLE_ITEMS) throw huge(`of more than ${MAX_PICKLE_ITEMS} operations`);
     switch (op) {
       case 0x80: // PROTO
         need(1);
@@ -337,7 +428,9 @@ function unpickle(data: Buffer, path: string): unknown {
         // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        stack.push(global(String(module), String(name)));
+        if (typeof name !== "string" || typeof module !== "string")
+          throw corrupt("a global named by non-strings");
+        stack.push(global(module, name));
         break;
       }
       case 0x71: // BINPUT
@@ -371,34 +464,43 @@ function unpickle(data: Buffer, path: string): unknown {
         stack.push([]);
         break;
       case 0x28: // MARK
+        if (marks.length >= MAX_DEPTH) throw huge(`nested more than ${MAX_DEPTH} marks deep`);
         marks.push(stack.length);
         break;
       case 0x74: // TUPLE
-      case 0x6c: // LIST
-        stack.push(popMark());
-        break;
-      case 0x64: {
-        // DICT
-        const items = popMark();
-        const m = new Map();
-        for (let i = 0; i + 1 < items.length; i += 2) m.set(items[i], items[i + 1]);
-        stack.push(m);
+      case 0x6c: {
+        // LIST
+        const xs = popMark();
+        stack.push(holds(xs, xs));
         break;
       }
-      case 0x85: // TUPLE1
-        stack.push([pop()]);
+      case 0x64: {
+        // DICT
+        const xs = popMark();
+        const m = new Map();
+        for (let i = 0; i + 1 < xs.length; i += 2) m.set(xs[i], xs[i + 1]);
+        stack.push(holds(m, xs));
         break;
+      }
+      case 0x85: {
+        // TUPLE1
+        const xs = [pop()];
+        stack.push(holds(xs, xs));
+        break;
+      }
       case 0x86: {
         // TUPLE2
         const b = pop();
-        stack.push([pop(), b]);
+        const xs = [pop(), b];
+        stack.push(holds(xs, xs));
         break;
       }
       case 0x87: {
         // TUPLE3
         const c = pop();
         const b = pop();
-        stack.push([pop(), b, c]);
+        const xs = [pop(), b, c];
+        stack.push(holds(xs, xs));
         break;
       }
       case 0x4a: // BININT
@@ -471,6 +573,8 @@ function unpickle(data: Buffer, path: string): unknown {
           throw corrupt("a persistent id that is not a storage");
         const kind = STORAGES[pid[1].name.slice("torch.".length)];
         if (!kind) throw corrupt(`unknown storage ${pid[1].name}`);
+        if (typeof pid[2] !== "string" && typeof pid[2] !== "number")
+          throw corrupt("a storage key that is not a name");
         stack.push(new Storage(String(pid[2]), kind.dtype, kind.bytes));
         break;
       }
@@ -493,15 +597,17 @@ function unpickle(data: Buffer, path: string): unknown {
         const k = pop();
         const d = top();
         if (!(d instanceof Map)) throw corrupt("SETITEM on a non-dict");
+        holds(d, [k, v]);
         d.set(k, v);
         break;
       }
       case 0x75: {
         // SETITEMS
-        const items = popMark();
+        const xs = popMark();
         const d = top();
         if (!(d instanceof Map)) throw corrupt("SETITEMS on a non-dict");
-        for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
+        holds(d, xs);
+        for (let i = 0; i + 1 < xs.length; i += 2) d.set(xs[i], xs[i + 1]);
         break;
       }
       case 0x61: {
@@ -509,15 +615,18 @@ function unpickle(data: Buffer, path: string): unknown {
         const v = pop();
         const l = top();
         if (!Array.isArray(l)) throw corrupt("APPEND on a non-list");
+        holds(l, [v]);
         l.push(v);
         break;
       }
       case 0x65: {
         // APPENDS
-        const items = popMark();
+        const xs = popMark();
         const l = top();
         if (!Array.isArray(l)) throw corrupt("APPENDS on a non-list");
-        l.push(...items);
+        holds(l, xs);
+        // One by one: spreading a huge list into push() would overflow the call stack.
+        for (const x of xs) l.push(x);
         break;
       }
       case 0x2e: // STOP
@@ -537,16 +646,23 @@ function unpickle(data: Buffer, path: string): unknown {
 
 function construct(name: string, args: unknown[], corrupt: (w: string) => UserError): unknown {
   switch (name) {
-    case "collections.OrderedDict":
-      return new Map(Array.isArray(args[0]) ? (args[0] as [unknown, unknown][]) : []);
+    case "collections.OrderedDict": {
+      const pairs = Array.isArray(args[0]) ? (args[0] as unknown[]) : [];
+      if (!pairs.every((kv) => Array.isArray(kv) && kv.length === 2))
+        throw corrupt("an OrderedDict of non-pairs");
+      return new Map(pairs as [unknown, unknown][]);
+    }
     case "torch._utils._rebuild_tensor_v2":
     case "torch._utils._rebuild_tensor": {
       const [storage, offset, shape, stride] = args;
-      const ints = (x: unknown) => Array.isArray(x) && x.every((v) => Number.isInteger(v));
-      if (!(storage instanceof Storage) || !Number.isInteger(offset) || !ints(shape) || !ints(stride))
-        throw corrupt("a tensor with a bad storage, offset, size or stride");
+      const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+      const counts = (x: unknown) => Array.isArray(x) && x.length <= 64 && x.every(count);
+      if (!(storage instanceof Storage) || !count(offset) || !counts(shape) || !counts(stride))
+        throw corrupt("a tensor with a negative, fractional or huge offset, size or stride");
       if ((shape as number[]).length !== (stride as number[]).length)
         throw corrupt("size and stride differ in rank");
+      if (numel(shape as number[]) > MAX_ELEMENTS)
+        throw corrupt(`a tensor of ${numel(shape as number[])} elements`);
       return new TensorRef(storage, offset as number, shape as number[], stride as number[]);
     }
     case "torch._utils._rebuild_parameter":

@@ -58,3 +58,44 @@ export const BERT_PRESETS: Record<string, Partial<BertConfig>> = {
 export function makeConfig(overrides: Partial<BertConfig> = {}, preset?: string): BertConfig {
   return { ...BERT_DEFAULTS, ...(preset ? BERT_PRESETS[preset] : {}), ...overrides };
 }
+
+// Integer sizes and their sane ranges: far above any BERT's, far below what would exhaust memory.
+const SIZE_RANGES: [keyof BertConfig, number, number][] = [
+  ["vocab_size", 1, 1_000_000],
+  ["hidden_size", 1, 16_384],
+  ["num_hidden_layers", 1, 128],
+  ["num_attention_heads", 1, 1_024],
+  ["intermediate_size", 1, 65_536],
+  ["max_position_embeddings", 1, 65_536],
+  ["type_vocab_size", 1, 1_024],
+];
+/** Parameters a model may have (f32: 16 GB), at most. */
+const MAX_PARAMETERS = 4e9;
+
+/** What is wrong with a config (one phrase naming the field), or undefined when it is sane. */
+export function configProblem(c: BertConfig): string | undefined {
+  for (const [k, lo, hi] of SIZE_RANGES) {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < lo || v > hi)
+      return `${k} must be an integer from ${lo} to ${hi}, not ${JSON.stringify(v)}`;
+  }
+  if (c.hidden_size % c.num_attention_heads !== 0)
+    return `hidden_size (${c.hidden_size}) must be a multiple of num_attention_heads (${c.num_attention_heads})`;
+  if (!Number.isInteger(c.pad_token_id) || c.pad_token_id < 0 || c.pad_token_id >= c.vocab_size)
+    return `pad_token_id must be an integer below vocab_size (${c.vocab_size}), not ${JSON.stringify(c.pad_token_id)}`;
+  for (const k of ["hidden_dropout_prob", "attention_probs_dropout_prob"] as const)
+    if (!(c[k] >= 0 && c[k] < 1)) return `${k} must be a probability in [0, 1), not ${JSON.stringify(c[k])}`;
+  if (c.classifier_dropout != null && !(c.classifier_dropout >= 0 && c.classifier_dropout < 1))
+    return `classifier_dropout must be null or a probability in [0, 1), not ${JSON.stringify(c.classifier_dropout)}`;
+  if (!(c.layer_norm_eps > 0 && c.layer_norm_eps < 1))
+    return `layer_norm_eps must be above 0 and below 1, not ${JSON.stringify(c.layer_norm_eps)}`;
+  if (!(c.initializer_range >= 0 && c.initializer_range < 10))
+    return `initializer_range must be from 0 to 10, not ${JSON.stringify(c.initializer_range)}`;
+  const h = c.hidden_size;
+  const params =
+    (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * h +
+    c.num_hidden_layers * (4 * h * h + 2 * h * c.intermediate_size);
+  if (params > MAX_PARAMETERS)
+    return `these sizes make ${params.toExponential(2)} parameters, more than the ${MAX_PARAMETERS.toExponential(0)} gotune can hold`;
+  return undefined;
+}
