@@ -234,7 +234,9 @@ function cacheError(err: unknown, root: string, filename: string): unknown {
 
 // Every write below is checked to land inside the model's cache folder (defence in depth).
 async function writeInside(root: string, path: string, data: string): Promise<void> {
-  await writeFileAtomic(assertInside(root, path), data);
+  await writeFileAtomic(assertInside(root, path), data).catch((err) => {
+    throw cacheError(err, root, relative(root, path));
+  });
 }
 
 // Snapshot entries are relative symlinks to blobs, as huggingface_hub makes them.

@@ -1,11 +1,13 @@
 /** File helpers that never leave a half-written output under its final name. */
+import { randomBytes } from "node:crypto";
 import { constants, createReadStream, promises as fsp } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { UserError } from "./errors.js";
 
 function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  // Unique per call: two writers of one file in the same process and millisecond must not share it.
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
 }
 
 /** Writes a whole file through a temporary file and a rename, so readers see the old or the new file. */
