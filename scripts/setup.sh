@@ -34,7 +34,9 @@ fi
 # package; its install step would download a GPU build, which cannot succeed offline.
 export ONNXRUNTIME_NODE_INSTALL=skip
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-[ -f build/Release/gotune_native.node ] || npm run build:native
+# Build the addon when it is missing or older than its sources (a stale one lacks the kernels the code calls).
+addon=build/Release/gotune_native.node
+if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" -print -quit)" ]; then npm run build:native; fi
 npm run build --silent
 # The GO release of 2018-03-09 (Debian's tnseq-transit) into the cache, for the offline default and the tests.
 node dist/src/cli/main.js fetch-go --source debian
