@@ -7,7 +7,7 @@ import { createReadStream, promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { UserError } from "../util/errors.js";
-import { assertReadable, readJsonl } from "../util/fsx.js";
+import { assertReadable, isFile, readJsonl } from "../util/fsx.js";
 import { parseOboFile } from "./obo.js";
 
 /** What went into a corpus, for the log and the report. */
@@ -68,11 +68,7 @@ export async function recordedObo(dataDir: string): Promise<string> {
       file: statsPath,
       hint: "give the release with --obo FILE",
     });
-  const ok = await fsp.stat(file).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-  if (!ok)
+  if (!(await isFile(file)))
     throw new UserError(`the OBO release ${file} recorded in stats.json is gone`, {
       file: statsPath,
       hint: "fetch it again (gotune fetch-go) or give the release with --obo FILE",
@@ -122,11 +118,7 @@ export async function readTextFile(path: string): Promise<string[]> {
 /** Reads DATA/train.jsonl's ids, names and definitions, checking each line. */
 async function readTrain(dataDir: string): Promise<{ id: string; name: string; text: string }[]> {
   const path = join(dataDir, "train.jsonl");
-  const ok = await fsp.stat(path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-  if (!ok)
+  if (!(await isFile(path)))
     throw new UserError("no train.jsonl in this folder (no split)", {
       file: dataDir,
       hint: `run gotune prepare --obo FILE --out ${dataDir} first`,

@@ -10,7 +10,7 @@ import { basename, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { UserError } from "../util/errors.js";
-import { assertReadable, writeFileAtomic } from "../util/fsx.js";
+import { assertReadable, isFile, writeFileAtomic } from "../util/fsx.js";
 import { gotuneHome } from "../util/paths.js";
 import { progress } from "../util/progress.js";
 import { parseOboFile, readOboHeader } from "./obo.js";
@@ -125,13 +125,6 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest("hex");
 }
 
-async function exists(path: string): Promise<boolean> {
-  return fsp.stat(path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
-
 async function fromFile(path: string, notes: string[]): Promise<FetchGoResult> {
   await assertReadable(path, "OBO file");
   // A full parse, so a broken file is reported now with its line rather than later in prepare.
@@ -156,7 +149,7 @@ async function fromCache(dir: string, notes: string[]): Promise<FetchGoResult | 
   }
   if (rec && typeof rec.file === "string" && typeof rec.sha256 === "string") {
     const path = join(dir, basename(rec.file));
-    if (await exists(path)) {
+    if (await isFile(path)) {
       const sha256 = await sha256File(path);
       if (sha256 === rec.sha256) {
         const { dataVersion, terms, origin } = rec;
@@ -173,7 +166,7 @@ async function fromCache(dir: string, notes: string[]): Promise<FetchGoResult | 
 
 async function cachedDebian(dir: string): Promise<Omit<FetchGoResult, "source" | "notes"> | undefined> {
   const path = join(dir, DEBIAN_GO.file);
-  if (!(await exists(path)) || (await sha256File(path)) !== DEBIAN_GO.sha256) return undefined;
+  if (!(await isFile(path)) || (await sha256File(path)) !== DEBIAN_GO.sha256) return undefined;
   return {
     path,
     dataVersion: DEBIAN_GO.dataVersion,

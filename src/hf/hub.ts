@@ -7,7 +7,7 @@ import { promises as fsp } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
+import { isDir, isFile, writeFileAtomic } from "../util/fsx.js";
 import { ensureBlob, fileMetadata, type HttpOptions, NOT_FOUND } from "./download.js";
 import {
   assertInside,
@@ -72,20 +72,6 @@ export function parseModelId(s: string): ModelId | undefined {
 /** The cache folder of one repo: `models--ORG--NAME`. */
 export function repoCacheDir(repo: string, cacheDir = hubCacheDir()): string {
   return join(cacheDir, `models--${repo.replace(/\//g, "--")}`);
-}
-
-async function isFile(p: string): Promise<boolean> {
-  return fsp.stat(p).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
-
-async function isDir(p: string): Promise<boolean> {
-  return fsp.stat(p).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
 }
 
 // A sharded model counts as present only with a sound index and every shard it names.

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type BertConfig, configProblem, makeConfig } from "../model/config.js";
 import type { Param } from "../model/param.js";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
+import { isFile, writeFileAtomic } from "../util/fsx.js";
 import { PytorchCheckpoint } from "./pickle.js";
 import { readWeightIndex } from "./repo-paths.js";
 import { SafetensorsFile, type TensorSource, writeSafetensors } from "./safetensors.js";
@@ -183,22 +183,15 @@ class ShardedSource implements TensorSource {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return fsp.stat(path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
-
 /**
  * Opens a folder's weights: `model.safetensors`, the shards listed in `model.safetensors.index.json`,
  * or else a PyTorch `pytorch_model.bin` (read without executing any pickle code).
  */
 export async function openWeights(dir: string): Promise<TensorSource> {
   const single = join(dir, "model.safetensors");
-  if (await exists(single)) return SafetensorsFile.open(single);
+  if (await isFile(single)) return SafetensorsFile.open(single);
   const index = join(dir, "model.safetensors.index.json");
-  if (await exists(index)) {
+  if (await isFile(index)) {
     // Shard names are checked to be files inside the folder before any is opened.
     const map = await readWeightIndex(index);
     const files = new Map<string, SafetensorsFile>();
@@ -221,7 +214,7 @@ export async function openWeights(dir: string): Promise<TensorSource> {
     return new ShardedSource(index, where, [...files.values()]);
   }
   const bin = join(dir, "pytorch_model.bin");
-  if (await exists(bin)) return PytorchCheckpoint.open(bin);
+  if (await isFile(bin)) return PytorchCheckpoint.open(bin);
   throw new UserError("no weights in the model folder (model.safetensors or pytorch_model.bin)", {
     file: dir,
     hint: "give a Hugging Face model folder with its weights",

@@ -8,6 +8,7 @@
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
+import { isFile, readJsonObject } from "../util/fsx.js";
 import { type BertNormalizerOptions, bertNormalize, bertPreTokenize } from "./bert-text.js";
 import { WordPiece } from "./wordpiece.js";
 
@@ -211,10 +212,10 @@ export class BertTokenizer {
         hint: "give a Hugging Face model folder or a folder written by `gotune train-vocab`",
       });
     // With no tokenizer_config.json, transformers still applies BertTokenizerFast's defaults (so does this).
-    const config = hasTc ? await readJsonFile(tc) : {};
-    if (hasTj) return BertTokenizer.fromTokenizerJson(await readJsonFile(tj), config, tj);
+    const config = hasTc ? await readJsonObject(tc) : {};
+    if (hasTj) return BertTokenizer.fromTokenizerJson(await readJsonObject(tj), config, tj);
     const stm = join(dir, "special_tokens_map.json");
-    const specials = (await isFile(stm)) ? await readJsonFile(stm) : undefined;
+    const specials = (await isFile(stm)) ? await readJsonObject(stm) : undefined;
     return BertTokenizer.fromVocab(await fsp.readFile(vt, "utf8"), { ...specials, ...config }, vt);
   }
 
@@ -317,50 +318,54 @@ export class BertTokenizer {
 
   /** This tokenizer as a tokenizer.json object (the format BertTokenizerFast reads and writes). */
   toJson(): Record<string, unknown> {
-    const s = this.spec;
-    const pieceJson = (p: TemplatePiece) =>
-      "seq" in p
-        ? { Sequence: { id: p.seq, type_id: p.typeId } }
-        : { SpecialToken: { id: p.special, type_id: p.typeId } };
-    const specialTokens: Record<string, unknown> = {};
-    for (const [k, ids] of s.specialIds) specialTokens[k] = { id: k, ids, tokens: [k] };
-    return {
-      version: "1.0",
-      truncation: null,
-      padding: null,
-      added_tokens: s.addedTokens.map((a) => ({
-        id: a.id,
-        content: a.content,
-        single_word: a.single_word ?? false,
-        lstrip: a.lstrip ?? false,
-        rstrip: a.rstrip ?? false,
-        normalized: a.normalized ?? false,
-        special: a.special ?? false,
-      })),
-      normalizer: s.normalizer && {
-        type: "BertNormalizer",
-        clean_text: s.normalizer.cleanText,
-        handle_chinese_chars: s.normalizer.handleChineseChars,
-        strip_accents: s.normalizer.stripAccents,
-        lowercase: s.normalizer.lowercase,
-      },
-      pre_tokenizer: { type: "BertPreTokenizer" },
-      post_processor: {
-        type: "TemplateProcessing",
-        single: s.single.map(pieceJson),
-        pair: s.pair.map(pieceJson),
-        special_tokens: specialTokens,
-      },
-      decoder: { type: "WordPiece", prefix: s.prefix, cleanup: true },
-      model: {
-        type: "WordPiece",
-        unk_token: s.unkToken,
-        continuing_subword_prefix: s.prefix,
-        max_input_chars_per_word: s.maxInputCharsPerWord,
-        vocab: Object.fromEntries(s.vocab),
-      },
-    };
+    return tokenizerJson(this.spec);
   }
+}
+
+/** The one writer of tokenizer.json's content: a tokenizer's parts as the format BertTokenizerFast reads. */
+function tokenizerJson(s: BertTokenizerSpec): Record<string, unknown> {
+  const pieceJson = (p: TemplatePiece) =>
+    "seq" in p
+      ? { Sequence: { id: p.seq, type_id: p.typeId } }
+      : { SpecialToken: { id: p.special, type_id: p.typeId } };
+  const specialTokens: Record<string, unknown> = {};
+  for (const [k, ids] of s.specialIds) specialTokens[k] = { id: k, ids, tokens: [k] };
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: s.addedTokens.map((a) => ({
+      id: a.id,
+      content: a.content,
+      single_word: a.single_word ?? false,
+      lstrip: a.lstrip ?? false,
+      rstrip: a.rstrip ?? false,
+      normalized: a.normalized ?? false,
+      special: a.special ?? false,
+    })),
+    normalizer: s.normalizer && {
+      type: "BertNormalizer",
+      clean_text: s.normalizer.cleanText,
+      handle_chinese_chars: s.normalizer.handleChineseChars,
+      strip_accents: s.normalizer.stripAccents,
+      lowercase: s.normalizer.lowercase,
+    },
+    pre_tokenizer: { type: "BertPreTokenizer" },
+    post_processor: {
+      type: "TemplateProcessing",
+      single: s.single.map(pieceJson),
+      pair: s.pair.map(pieceJson),
+      special_tokens: specialTokens,
+    },
+    decoder: { type: "WordPiece", prefix: s.prefix, cleanup: true },
+    model: {
+      type: "WordPiece",
+      unk_token: s.unkToken,
+      continuing_subword_prefix: s.prefix,
+      max_input_chars_per_word: s.maxInputCharsPerWord,
+      vocab: Object.fromEntries(s.vocab),
+    },
+  };
 }
 
 /** The special-token names of a tokenizer_config.json / special_tokens_map.json, BERT's by default. */
@@ -397,7 +402,7 @@ export function bertTokenizerJson(
   const order = [specials.unk, specials.sep, specials.pad, specials.cls, specials.mask];
   const ids = new Map<string, number>();
   for (const t of order) if (!ids.has(t)) ids.set(t, vocab.get(t) ?? next++);
-  const added = [...ids]
+  const addedTokens = [...ids]
     .sort((x, y) => x[1] - y[1])
     .map(([content, id]) => ({
       id,
@@ -408,39 +413,24 @@ export function bertTokenizerJson(
       normalized: false,
       special: true,
     }));
-  const sp = (t: string, typeId: number) => ({ SpecialToken: { id: t, type_id: typeId } });
-  const seq = (s: string, typeId: number) => ({ Sequence: { id: s, type_id: typeId } });
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: {
-      type: "BertNormalizer",
-      clean_text: normalizer.cleanText,
-      handle_chinese_chars: normalizer.handleChineseChars,
-      strip_accents: normalizer.stripAccents,
-      lowercase: normalizer.lowercase,
-    },
-    pre_tokenizer: { type: "BertPreTokenizer" },
-    post_processor: {
-      type: "TemplateProcessing",
-      single: [sp(specials.cls, 0), seq("A", 0), sp(specials.sep, 0)],
-      pair: [sp(specials.cls, 0), seq("A", 0), sp(specials.sep, 0), seq("B", 1), sp(specials.sep, 1)],
-      special_tokens: {
-        [specials.cls]: { id: specials.cls, ids: [ids.get(specials.cls)], tokens: [specials.cls] },
-        [specials.sep]: { id: specials.sep, ids: [ids.get(specials.sep)], tokens: [specials.sep] },
-      },
-    },
-    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: {
-      type: "WordPiece",
-      unk_token: specials.unk,
-      continuing_subword_prefix: "##",
-      max_input_chars_per_word: 100,
-      vocab: Object.fromEntries(vocab),
-    },
-  };
+  const sp = (t: string, typeId: number): TemplatePiece => ({ special: t, typeId });
+  const seq = (q: "A" | "B", typeId: number): TemplatePiece => ({ seq: q, typeId });
+  return tokenizerJson({
+    vocab,
+    normalizer,
+    addedTokens,
+    unkToken: specials.unk,
+    prefix: "##",
+    maxInputCharsPerWord: 100,
+    single: [sp(specials.cls, 0), seq("A", 0), sp(specials.sep, 0)],
+    pair: [sp(specials.cls, 0), seq("A", 0), sp(specials.sep, 0), seq("B", 1), sp(specials.sep, 1)],
+    specialIds: new Map([
+      [specials.cls, [ids.get(specials.cls)!]],
+      [specials.sep, [ids.get(specials.sep)!]],
+    ]),
+    padToken: specials.pad,
+    padTypeId: 0,
+  });
 }
 
 /**
@@ -595,28 +585,4 @@ function tokenString(v: unknown): string | undefined {
 
 function asBool(v: unknown, dflt: boolean): boolean {
   return typeof v === "boolean" ? v : dflt;
-}
-
-async function isFile(p: string): Promise<boolean> {
-  return fsp.stat(p).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-}
-
-async function readJsonFile(path: string): Promise<Record<string, unknown>> {
-  const text = await fsp.readFile(path, "utf8");
-  try {
-    const v = JSON.parse(text);
-    if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not an object");
-    return v;
-  } catch (err) {
-    const m = /position (\d+)/.exec(String((err as Error).message));
-    const line = m ? text.slice(0, Number(m[1])).split("\n").length : undefined;
-    throw new UserError("is not a valid JSON object", {
-      file: path,
-      line,
-      hint: "the file is corrupt; restore or re-download it",
-    });
-  }
 }

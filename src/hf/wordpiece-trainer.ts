@@ -28,7 +28,7 @@ export const TRAIN_SPECIALS = [
 /** Counts the words of texts as the BERT normaliser and pre-tokenizer make them. */
 export class WordCounter {
   readonly counts = new Map<string, number>();
-  constructor(private readonly normalizer: BertNormalizerOptions) {}
+  constructor(readonly normalizer: BertNormalizerOptions) {}
 
   add(text: string): void {
     for (const w of bertPreTokenize(bertNormalize(text, this.normalizer)))

@@ -3,23 +3,25 @@
  * per-epoch evaluation, checkpoints, OUT/model, OUT/log.jsonl and a training-curve figure out.
  */
 import { promises as fsp } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { join } from "node:path";
 import { ASPECTS, type Example, loadSplit, takeShuffled } from "../data/examples.js";
 import { trainingCurve } from "../figures/training-curve.js";
 import { resolveModel } from "../hf/hub.js";
 import { loadModelFolder, openWeights, readModelConfig } from "../hf/model-folder.js";
 import { BertTokenizer } from "../hf/tokenizer.js";
-import { trainWordPiece, WordCounter } from "../hf/wordpiece-trainer.js";
+import { trainVocabulary, vocabularyCounter } from "../hf/vocabulary.js";
 import { Classifier } from "../inference/classifier.js";
+import { modelLabelIds } from "../inference/evaluate.js";
 import { computeMetrics, type Metrics } from "../inference/metrics.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
 import { usableDtype } from "../native/index.js";
 import { ClassificationData, encodeTexts } from "../train/batching.js";
 import { lastCheckpoint, readTrainerState } from "../train/checkpoint.js";
+import { evalRecords, readRunLog, trainRecords } from "../train/run-log.js";
 import { type TrainResult, trainLoop } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
+import { isDir, writeDirAtomic, writeFileAtomic } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
 
 /** What `gotune train` takes; defaults (in the command) are Hugging Face Trainer's. */
@@ -89,29 +91,6 @@ export const FINETUNE_DEFAULTS = {
 
 const isGeneric = (labels: string[]) => labels.every((l, i) => l === `LABEL_${i}`);
 
-/** A tokenizer trained on `texts` (WordPiece, lower-cased), as `gotune train-vocab` makes one. */
-export function trainTokenizer(texts: Iterable<string>, vocabSize: number): BertTokenizer {
-  const normalizer = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
-  const counter = new WordCounter(normalizer);
-  for (const t of texts) counter.add(t);
-  let bar: ReturnType<typeof progress> | undefined;
-  const tokens = trainWordPiece(counter.counts, {
-    vocabSize,
-    minFrequency: 2,
-    onMerge: (_done, total) => {
-      bar ??= progress("train: vocabulary", Math.max(1, total));
-      bar.tick(1);
-    },
-  });
-  bar?.done();
-  return BertTokenizer.fromTokens(tokens, {
-    do_lower_case: true,
-    strip_accents: null,
-    tokenize_chinese_chars: true,
-    model_max_length: 512,
-  });
-}
-
 interface Built {
   model: BertForSequenceClassification;
   tokenizer: BertTokenizer;
@@ -163,7 +142,13 @@ async function fromFolder(
 
 /** A model from a size preset, initialised from scratch, with a tokenizer trained on `texts`. */
 function fromPreset(preset: string, texts: string[], o: FinetuneOptions, note: (s: string) => void): Built {
-  const tokenizer = trainTokenizer(texts, o.vocabSize);
+  const counter = vocabularyCounter();
+  for (const t of texts) counter.add(t);
+  const tokenizer = trainVocabulary(counter, {
+    vocabSize: o.vocabSize,
+    minFrequency: 2,
+    label: "train: vocabulary",
+  });
   note(
     `train: ${preset} from scratch; WordPiece vocabulary of ${tokenizer.vocabSize} tokens from the train split`,
   );
@@ -200,16 +185,18 @@ async function resolveSource(model: string): Promise<string> {
 
 /** The model's id for each example's aspect; a label the model's head does not have is a UserError. */
 function mapLabels(examples: Example[], labels: string[], where: string): Int32Array {
-  const ids = ASPECTS.map((a) => labels.indexOf(a));
-  return Int32Array.from(examples, (e) => {
-    const id = ids[e.label]!;
-    if (id < 0)
-      throw new UserError(
-        `the data has label ${ASPECTS[e.label]} but the model's classifier knows only ${labels.join(", ")}`,
-        { file: where, hint: "fine-tune a base model, or one trained on the GO aspects" },
-      );
-    return id;
-  });
+  return modelLabelIds(
+    examples,
+    labels,
+    (_i, aspect) =>
+      new UserError(
+        `the data has label ${aspect} but the model's classifier knows only ${labels.join(", ")}`,
+        {
+          file: where,
+          hint: "fine-tune a base model, or one trained on the GO aspects",
+        },
+      ),
+  );
 }
 
 /** Runs the fine-tuning described by `o` (see FinetuneOptions). */
@@ -350,7 +337,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   let modelDir: string | undefined;
   if (!result.interrupted) {
     modelDir = join(o.out, "model");
-    await saveDirAtomic(modelDir, (dir) => clf.save(dir));
+    await writeDirAtomic(modelDir, (dir) => clf.save(dir));
   }
   if (o.figures) await writeCurve(o.out);
   return {
@@ -363,47 +350,16 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   };
 }
 
-async function isDir(p: string): Promise<boolean> {
-  return fsp.stat(p).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-}
-
-/** Writes a folder through `write` into a hidden temporary sibling, then swaps it in for `dir`. */
-async function saveDirAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const parent = dirname(dir);
-  const base = basename(dir);
-  // Left-overs of a run killed while saving were never complete.
-  for (const n of await fsp.readdir(parent))
-    if (n.startsWith(`.${base}.tmp-`) || n.startsWith(`.${base}.old-`))
-      await fsp.rm(join(parent, n), { recursive: true, force: true });
-  const tmp = join(parent, `.${base}.tmp-${process.pid}`);
-  const old = join(parent, `.${base}.old-${process.pid}`);
-  await fsp.mkdir(tmp, { recursive: true });
-  await write(tmp);
-  const had = await isDir(dir);
-  if (had) await fsp.rename(dir, old);
-  await fsp.rename(tmp, dir);
-  if (had) await fsp.rm(old, { recursive: true, force: true });
-}
-
 /** OUT/training-curve.svg and .png from OUT/log.jsonl. */
 async function writeCurve(out: string): Promise<void> {
-  const text = await fsp.readFile(join(out, "log.jsonl"), "utf8").catch(() => "");
-  const steps: { step: number; loss: number }[] = [];
-  const evals: { epoch: number; step: number; accuracy: number; macro_f1: number }[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      const r = JSON.parse(line);
-      if (r.type === "train") steps.push({ step: r.step, loss: r.loss });
-      else if (r.type === "eval")
-        evals.push({ epoch: r.epoch, step: r.step, accuracy: r.accuracy, macro_f1: r.macro_f1 });
-    } catch {
-      // a line cut short by a kill
-    }
-  }
+  const log = await readRunLog(join(out, "log.jsonl"));
+  const steps = trainRecords(log).map((r) => ({ step: r.step, loss: r.loss }));
+  const evals = evalRecords(log).map((r) => ({
+    epoch: r.epoch!,
+    step: r.step,
+    accuracy: r.accuracy!,
+    macro_f1: r.macro_f1!,
+  }));
   if (!steps.length) return;
   const fig = await trainingCurve(steps, evals);
   await writeFileAtomic(join(out, "training-curve.svg"), fig.svg);

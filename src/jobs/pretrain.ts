@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { buildCorpus, type Corpus, type CorpusOptions, corpusSummary } from "../data/corpus.js";
 import { type Figure, VL_CONFIG, vegaLiteFigure } from "../figures/render.js";
 import { saveModelFolder } from "../hf/model-folder.js";
-import { BERT_SPECIALS, BertTokenizer } from "../hf/tokenizer.js";
+import { BERT_SPECIALS } from "../hf/tokenizer.js";
 import { writeTokenizerFiles } from "../hf/tokenizer-files.js";
-import { TRAIN_SPECIALS, trainWordPiece, WordCounter } from "../hf/wordpiece-trainer.js";
+import { trainVocabulary, vocabularyCounter } from "../hf/vocabulary.js";
+import { TRAIN_SPECIALS } from "../hf/wordpiece-trainer.js";
 import { type Batch, BertForMaskedLM } from "../model/bert.js";
 import { Buffers } from "../model/buffers.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
@@ -27,6 +28,7 @@ import {
   type Packing,
   paddingShare,
 } from "../train/mlm-collator.js";
+import { evalRecords, readRunLog, trainRecords, writeRunLog } from "../train/run-log.js";
 import { type TrainData, type TrainTask, trainLoop } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
 import { ensureWritableDir, writeFileAtomic } from "../util/fsx.js";
@@ -329,26 +331,13 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
   log(corpusSummary(corpus.counts));
 
   // The vocabulary, as `gotune train-vocab` trains it, on this corpus only.
-  const counter = new WordCounter({
-    cleanText: true,
-    handleChineseChars: true,
-    stripAccents: null,
-    lowercase: true,
-  });
+  const counter = vocabularyCounter();
   for (const t of corpus.texts) counter.add(t);
-  let bar: ReturnType<typeof progress> | undefined;
-  const vocabTokens = trainWordPiece(counter.counts, {
+  const tok = trainVocabulary(counter, {
     vocabSize: opts.vocabSize,
     minFrequency: opts.minFrequency,
-    onMerge: (_done, total) => {
-      bar ??= progress("pretrain: vocabulary", Math.max(1, total));
-      bar.tick(1);
-    },
-  });
-  bar?.done();
-  const tok = BertTokenizer.fromTokens(vocabTokens, {
-    do_lower_case: true,
-    model_max_length: opts.maxPositions,
+    modelMaxLength: opts.maxPositions,
+    label: "pretrain: vocabulary",
   });
   log(`vocabulary: ${tok.vocabSize} WordPiece tokens from ${counter.counts.size} distinct words`);
 
@@ -593,37 +582,23 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
 
 /** The held-out losses an earlier, interrupted session logged, up to the checkpoint it resumes from. */
 async function heldOutRecords(logFile: string, upTo: number): Promise<{ step: number; loss: number }[]> {
-  const out: { step: number; loss: number }[] = [];
-  for (const l of (await fsp.readFile(logFile, "utf8").catch(() => "")).split("\n")) {
-    if (!l.startsWith('{"type":"eval"')) continue;
-    try {
-      const r = JSON.parse(l) as { step: number; held_out_mlm_loss: number };
-      if (r.step <= upTo && Number.isFinite(r.held_out_mlm_loss))
-        out.push({ step: r.step, loss: r.held_out_mlm_loss });
-    } catch {
-      // a line cut short by a kill
-    }
-  }
-  return out;
+  return evalRecords(await readRunLog(logFile))
+    .filter((r) => r.step <= upTo && Number.isFinite(r.held_out_mlm_loss))
+    .map((r) => ({ step: r.step, loss: r.held_out_mlm_loss! }));
 }
 
 /** Puts the corpus and vocabulary first in the trainer's JSONL log and the held-out curve and summary last. */
 async function finishLog(path: string, s: PretrainSummary): Promise<void> {
   // The trainer's lines; held-out records an interrupted session left are rewritten below with the rest.
-  const steps = (await fsp.readFile(path, "utf8").catch(() => ""))
-    .split("\n")
-    .filter((l) => l !== "" && !l.startsWith('{"type":"eval"'))
-    .map((l) => `${l}\n`)
-    .join("");
-  const line = (r: unknown) => `${JSON.stringify(r)}\n`;
-  const head =
-    line({ type: "corpus", ...s.corpus }) +
-    line({ type: "vocabulary", vocab_size: s.vocab_size }) +
-    line({ type: "sequences", ...s.sequences });
-  const tail =
-    s.held_out_curve.map((p) => line({ type: "eval", step: p.step, held_out_mlm_loss: p.loss })).join("") +
-    line({ type: "summary", steps: s.steps, loss: s.loss, seconds: s.seconds });
-  await writeFileAtomic(path, head + steps + tail);
+  const steps = (await readRunLog(path)).filter((r) => r.type !== "eval");
+  await writeRunLog(path, [
+    { type: "corpus", ...s.corpus },
+    { type: "vocabulary", vocab_size: s.vocab_size },
+    { type: "sequences", ...s.sequences },
+    ...steps,
+    ...s.held_out_curve.map((p) => ({ type: "eval" as const, step: p.step, held_out_mlm_loss: p.loss })),
+    { type: "summary", steps: s.steps, loss: s.loss, seconds: s.seconds },
+  ]);
 }
 
 /** The loss curve: training loss (mean over windows of steps) and the held-out loss. */
@@ -632,12 +607,7 @@ async function lossFigure(
   curve: { step: number; loss: number }[],
   s: PretrainSummary,
 ): Promise<Figure> {
-  const train: { step: number; loss: number }[] = [];
-  for (const l of (await fsp.readFile(logFile, "utf8")).split("\n")) {
-    if (!l.startsWith('{"type":"train"')) continue;
-    const r = JSON.parse(l) as { step: number; loss: number };
-    train.push({ step: r.step, loss: r.loss });
-  }
+  const train = trainRecords(await readRunLog(logFile)).map((r) => ({ step: r.step, loss: r.loss }));
   const w = Math.max(1, Math.round(train.length / 100));
   const values: { step: number; loss: number; series: string }[] = [];
   for (let i = 0; i < train.length; i += w) {

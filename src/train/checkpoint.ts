@@ -7,7 +7,7 @@
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
+import { isFile, writeFileAtomic } from "../util/fsx.js";
 
 /** The trainer state file of a checkpoint. */
 export const TRAINER_STATE = "trainer_state.json";
@@ -42,11 +42,7 @@ export async function listCheckpoints(outDir: string): Promise<{ step: number; d
     const m = NAME.exec(n);
     if (!m) continue;
     const dir = join(outDir, n);
-    const ok = await fsp.stat(join(dir, TRAINER_STATE)).then(
-      (s) => s.isFile(),
-      () => false,
-    );
-    if (ok) out.push({ step: Number(m[1]), dir });
+    if (await isFile(join(dir, TRAINER_STATE))) out.push({ step: Number(m[1]), dir });
   }
   return out.sort((a, b) => a.step - b.step);
 }

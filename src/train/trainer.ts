@@ -33,12 +33,10 @@
  * With a weight decay, untouched embedding rows are decayed lazily (AdamW.flush): the loop flushes before
  * onEpochEnd, before each checkpoint and at the end, so the weights are current whenever anyone reads them.
  */
-import { closeSync, promises as fsp, openSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { loadParams, openWeights } from "../hf/model-folder.js";
 import type { Param } from "../model/param.js";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { AdamW, hfNoDecay } from "./adamw.js";
@@ -52,6 +50,7 @@ import {
   writeTrainerState,
 } from "./checkpoint.js";
 import { clipCoefficient, globalGradNorm } from "./clip.js";
+import { openRunLog } from "./run-log.js";
 import { LinearSchedule } from "./schedule.js";
 
 /** What the loop trains: parameters, and one forward + backward on a batch. */
@@ -178,7 +177,7 @@ export async function trainLoop<B>(
       });
   }
   if (opts.checkpoint) await removeStaleTemporaries(opts.checkpoint.dir);
-  const log = opts.logFile ? await openLog(opts.logFile, opts.resumeFrom ? step : undefined) : undefined;
+  const log = opts.logFile ? await openRunLog(opts.logFile, opts.resumeFrom ? step : undefined) : undefined;
 
   let lastCheckpoint: string | undefined;
   const checkpoint = async () => {
@@ -320,37 +319,4 @@ async function loadCheckpointWeights(dir: string, params: Param[]): Promise<void
   } finally {
     await source.close();
   }
-}
-
-interface Log {
-  (record: Record<string, unknown>): void;
-  close(): void;
-}
-
-/**
- * Opens the JSONL log for appending, one synchronous write a line (so a kill loses at most the line
- * being written). A resumed run first drops the lines past its checkpoint's step, which it will redo.
- */
-async function openLog(path: string, keepUpTo: number | undefined): Promise<Log> {
-  await fsp.mkdir(dirname(path), { recursive: true });
-  let kept = "";
-  if (keepUpTo !== undefined) {
-    const old = await fsp.readFile(path, "utf8").catch(() => "");
-    for (const line of old.split("\n")) {
-      if (!line.trim()) continue;
-      try {
-        const rec = JSON.parse(line) as { step?: unknown };
-        if (typeof rec.step === "number" && rec.step <= keepUpTo) kept += `${line}\n`;
-      } catch {
-        // A line cut short by a kill: it is redone after the resume.
-      }
-    }
-  }
-  await writeFileAtomic(path, kept);
-  const fd = openSync(path, "a");
-  const write = ((record: Record<string, unknown>) => {
-    writeSync(fd, `${JSON.stringify(record)}\n`);
-  }) as Log;
-  write.close = () => closeSync(fd);
-  return write;
 }

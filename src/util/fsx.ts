@@ -81,3 +81,55 @@ export async function ensureWritableDir(dir: string): Promise<void> {
     });
   }
 }
+
+/** True when `p` is a file (false when it is missing or something else). */
+export async function isFile(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** True when `p` is a folder. */
+export async function isDir(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** Reads a file holding one JSON object; anything else is a UserError naming the file (and line). */
+export async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  const text = await fsp.readFile(path, "utf8");
+  try {
+    const v = JSON.parse(text);
+    if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("not an object");
+    return v;
+  } catch (err) {
+    const m = /position (\d+)/.exec(String((err as Error).message));
+    const line = m ? text.slice(0, Number(m[1])).split("\n").length : undefined;
+    throw new UserError("is not a valid JSON object", {
+      file: path,
+      line,
+      hint: "the file is corrupt; restore or re-download it",
+    });
+  }
+}
+
+/** Writes a folder through `write` into a hidden temporary sibling, then swaps it in for `dir`. */
+export async function writeDirAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const parent = dirname(dir);
+  const base = basename(dir);
+  // Left-overs of a run killed while saving were never complete.
+  for (const n of await fsp.readdir(parent))
+    if (n.startsWith(`.${base}.tmp-`) || n.startsWith(`.${base}.old-`))
+      await fsp.rm(join(parent, n), { recursive: true, force: true });
+  const tmp = join(parent, `.${base}.tmp-${process.pid}`);
+  const old = join(parent, `.${base}.old-${process.pid}`);
+  await fsp.mkdir(tmp, { recursive: true });
+  await write(tmp);
+  const had = await isDir(dir);
+  if (had) await fsp.rename(dir, old);
+  await fsp.rename(tmp, dir);
+  if (had) await fsp.rm(old, { recursive: true, force: true });
+}

@@ -1,11 +1,9 @@
 /** `gotune eval`: a fine-tuned model's metrics on any labelled JSONL or CSV file. */
 import type { Command } from "commander";
-import { ASPECTS, type Example, readExamples } from "../../data/examples.js";
-import { Classifier } from "../../inference/classifier.js";
-import { computeMetrics, formatReport } from "../../inference/metrics.js";
+import { evaluateFile } from "../../inference/evaluate.js";
+import { formatReport } from "../../inference/metrics.js";
 import type { Dtype } from "../../native/index.js";
-import { runCommand, UserError } from "../../util/errors.js";
-import { progress } from "../../util/progress.js";
+import { runCommand } from "../../util/errors.js";
 import { dtypeOption, positiveInt } from "../options.js";
 
 interface EvalOptions {
@@ -43,47 +41,12 @@ export function register(program: Command): void {
     .action((opts: EvalOptions) => runCommand(() => evaluate(opts)));
 }
 
-/** The model's label id of every example, by aspect name; a label the model lacks is a UserError. */
-export function modelLabels(examples: Example[], clf: Classifier, file: string): Int32Array {
-  // A model saved without names (LABEL_0, LABEL_1, ...) is taken to use gotune's label ids.
-  const generic = clf.labels.every((l, i) => l === `LABEL_${i}`);
-  const out = new Int32Array(examples.length);
-  examples.forEach((ex, i) => {
-    const name = ASPECTS[ex.label]!;
-    const id = generic ? (ex.label < clf.labels.length ? ex.label : undefined) : clf.labelId(name);
-    if (id === undefined)
-      throw new UserError(`example ${i + 1} has label ${name}, which the model does not know`, {
-        file,
-        hint: `the model's labels are ${clf.labels.join(", ")}`,
-      });
-    out[i] = id;
-  });
-  return out;
-}
-
 async function evaluate(opts: EvalOptions): Promise<void> {
-  const examples = await readExamples(opts.input);
-  const clf = await Classifier.load(opts.model, { dtype: opts.dtype });
-  const yTrue = modelLabels(examples, clf, opts.input);
-  const bar = progress("eval", examples.length);
-  let seen = 0;
-  const { probs } = clf.predictProba(
-    examples.map((e) => e.text),
-    {
-      batchSize: opts.batchSize,
-      maxLength: opts.maxLength,
-      onBatch: (done) => {
-        bar.tick(done - seen);
-        seen = done;
-      },
-    },
-  );
-  bar.done();
-  const metrics = computeMetrics(yTrue, clf.argmax(probs), clf.labels, probs);
+  const { metrics, examples, modelDir } = await evaluateFile(opts.model, opts.input, opts);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(metrics)}\n`);
     return;
   }
-  process.stdout.write(`eval: ${examples.length} examples from ${opts.input}, model ${clf.dir}\n\n`);
+  process.stdout.write(`eval: ${examples} examples from ${opts.input}, model ${modelDir}\n\n`);
   process.stdout.write(formatReport(metrics));
 }
