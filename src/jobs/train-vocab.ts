@@ -2,14 +2,13 @@
  * `gotune train-vocab` as a function: text files in, a WordPiece vocabulary learnt by gotune's recipe
  * (src/hf/vocabulary.ts) out, as Hugging Face tokenizer files in one folder.
  */
-import { createReadStream, promises as fsp } from "node:fs";
-import { createInterface } from "node:readline";
+import { promises as fsp } from "node:fs";
 import { BertTokenizer } from "../hf/tokenizer.js";
 import { writeTokenizerFiles } from "../hf/tokenizer-files.js";
 import { trainVocabulary, vocabularyCounter } from "../hf/vocabulary.js";
 import type { WordCounter } from "../hf/wordpiece-trainer.js";
 import { UserError } from "../util/errors.js";
-import { assertReadable } from "../util/fsx.js";
+import { assertReadable, textLines } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
 
 /** What `gotune train-vocab` does, flag by flag. */
@@ -24,13 +23,7 @@ export interface TrainVocabOptions {
 /** Feeds a file's texts to the counter: JSONL (`.jsonl`/`.ndjson`, a `text` field) or one text a line. */
 async function countFile(path: string, counter: WordCounter, tick: (n: number) => void): Promise<void> {
   const jsonl = /\.(jsonl|ndjson)$/i.test(path);
-  const rl = createInterface({
-    input: createReadStream(path, { encoding: "utf8" }),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  let n = 0;
-  for await (const line of rl) {
-    n++;
+  for await (const [n, line] of textLines(path)) {
     tick(Buffer.byteLength(line) + 1);
     if (line.trim() === "") continue;
     if (!jsonl) {

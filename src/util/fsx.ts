@@ -23,17 +23,21 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
-/** Reads a JSON Lines file; a line that is not JSON is a UserError naming the file and line. */
-export async function readJsonl<T = unknown>(path: string): Promise<T[]> {
-  await assertReadable(path);
-  const out: T[] = [];
+/** Streams a UTF-8 text file's lines with their 1-based numbers (any line ending). */
+export async function* textLines(path: string): AsyncGenerator<[number, string]> {
   const rl = createInterface({
     input: createReadStream(path, { encoding: "utf8" }),
     crlfDelay: Number.POSITIVE_INFINITY,
   });
   let n = 0;
-  for await (const line of rl) {
-    n++;
+  for await (const line of rl) yield [++n, line];
+}
+
+/** Reads a JSON Lines file; a line that is not JSON is a UserError naming the file and line. */
+export async function readJsonl<T = unknown>(path: string): Promise<T[]> {
+  await assertReadable(path);
+  const out: T[] = [];
+  for await (const [n, line] of textLines(path)) {
     if (line.trim() === "") continue;
     try {
       out.push(JSON.parse(line) as T);
