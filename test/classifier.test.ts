@@ -136,7 +136,7 @@ test("bad model folders are one-line UserErrors", async () => {
     join(gap, "config.json"),
     JSON.stringify({ ...cfg, id2label: { "0": "a", "2": "c", "3": "d" }, label2id: undefined }),
   );
-  assert.match(await loadError(gap), /no label for id 1/);
+  assert.match(await loadError(gap), /id2label must map each id 0..N-1 to a name, not "3" to "d"/);
 
   const bigVocab = await fresh("big-vocab");
   const vocab = await readFile(join(bigVocab, "vocab.txt"), "utf8");

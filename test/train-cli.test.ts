@@ -291,7 +291,10 @@ test("gotune train: bad input is one clear line", async () => {
   // A model folder without weights.
   const noWeights = join(root, "no-weights");
   await mkdir(noWeights, { recursive: true });
-  await writeFile(join(noWeights, "config.json"), JSON.stringify({ model_type: "bert", hidden_size: 16 }));
+  await writeFile(
+    join(noWeights, "config.json"),
+    JSON.stringify({ model_type: "bert", hidden_size: 16, num_attention_heads: 2 }),
+  );
   await writeFile(join(noWeights, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n");
   assertOneLineError(
     gotune(["train", "--data", data, "--model", noWeights, "--out", out]),

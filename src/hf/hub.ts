@@ -12,9 +12,6 @@ import { ensureBlob, fileMetadata, type HttpOptions, NOT_FOUND } from "./downloa
 import {
   assertInside,
   COMMIT,
-  checkCommit,
-  checkEtag,
-  checkRepoFile,
   isRevision,
   readWeightIndex,
   shown,
