@@ -6,23 +6,27 @@
  */
 import { fetchGo } from "../src/data/fetch-go.js";
 import { parseOboFile } from "../src/data/obo.js";
-import { BERT_SPECIALS, BertTokenizer, bertTokenizerJson } from "../src/hf/tokenizer.js";
-import { trainWordPiece, WordCounter } from "../src/hf/wordpiece-trainer.js";
+import type { BertTokenizer } from "../src/hf/tokenizer.js";
+import { trainVocabulary, vocabularyCounter } from "../src/hf/vocabulary.js";
 import { lengthGroupedIndices } from "../src/train/batching.js";
 import { Rng } from "../src/util/rng.js";
 
-/** Token counts of `count` length-grouped batches of `batchSize`: one array of row lengths per batch. */
-export async function mainJobBatches(count: number, batchSize = 16): Promise<number[][]> {
+/** The offline GO release's definitions and a tokenizer with gotune's 8,000-token recipe learnt from them. */
+export async function goDefinitions(): Promise<{ texts: string[]; tok: BertTokenizer }> {
   const { path } = await fetchGo({ source: "debian" });
   const doc = await parseOboFile(path);
   const texts = doc.terms.map((t) => t.def?.text).filter((t): t is string => !!t);
-  const normalizer = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
-  const counter = new WordCounter(normalizer);
+  const counter = vocabularyCounter();
   for (const t of texts) counter.add(t);
-  const vocab = trainWordPiece(counter.counts, { vocabSize: 8000, minFrequency: 2 });
-  const tok = BertTokenizer.fromTokenizerJson(
-    bertTokenizerJson(new Map(vocab.map((t, i) => [t, i] as [string, number])), BERT_SPECIALS, normalizer),
-  );
+  return {
+    texts,
+    tok: trainVocabulary(counter, { vocabSize: 8000, minFrequency: 2, label: "bench vocabulary" }),
+  };
+}
+
+/** Token counts of `count` length-grouped batches of `batchSize`: one array of row lengths per batch. */
+export async function mainJobBatches(count: number, batchSize = 16): Promise<number[][]> {
+  const { texts, tok } = await goDefinitions();
   const lengths = texts.map((t) => tok.encode(t, undefined, { maxLength: 100 }).input_ids.length);
   const order = lengthGroupedIndices(lengths, batchSize, new Rng(42));
   const batches: number[][] = [];

@@ -12,15 +12,12 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
-import { fetchGo } from "../src/data/fetch-go.js";
-import { parseOboFile } from "../src/data/obo.js";
 import { classifierToOnnx } from "../src/hf/onnx.js";
-import { BERT_SPECIALS, BertTokenizer, bertTokenizerJson } from "../src/hf/tokenizer.js";
-import { trainWordPiece, WordCounter } from "../src/hf/wordpiece-trainer.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { makeConfig } from "../src/model/config.js";
 import { getThreads, setThreads } from "../src/native/index.js";
 import { Rng } from "../src/util/rng.js";
+import { goDefinitions } from "./batches.js";
 
 /** Token ids of one padded batch, row-major [batch, seq]. */
 interface TokenBatch {
@@ -66,16 +63,7 @@ let sample: Promise<{ encs: number[][]; padId: number }> | undefined;
  */
 function goSample(): Promise<{ encs: number[][]; padId: number }> {
   sample ??= (async () => {
-    const { path } = await fetchGo({ source: "debian" });
-    const doc = await parseOboFile(path);
-    const texts = doc.terms.map((t) => t.def?.text).filter((t): t is string => !!t);
-    const normalizer = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
-    const counter = new WordCounter(normalizer);
-    for (const t of texts) counter.add(t);
-    const vocab = trainWordPiece(counter.counts, { vocabSize: 8000, minFrequency: 2 });
-    const tok = BertTokenizer.fromTokenizerJson(
-      bertTokenizerJson(new Map(vocab.map((t, i) => [t, i] as [string, number])), BERT_SPECIALS, normalizer),
-    );
+    const { texts, tok } = await goDefinitions();
     const rng = new Rng(0);
     const encs = texts
       .map((t) => [rng.next(), t] as const)
