@@ -36,13 +36,14 @@ export interface EvaluateOptions {
   label: string;
 }
 
-/** Classifies `texts` (with a progress bar) and scores the predictions against the label ids `yTrue`. */
+/** Classifies `texts` (with a progress bar) and scores the predictions against the label ids `yTrue`; the
+ * probabilities and predicted ids come back too. */
 export function evaluateClassifier(
   clf: Classifier,
   texts: string[],
   yTrue: Int32Array,
   o: EvaluateOptions,
-): Metrics {
+): { metrics: Metrics; probs: Float32Array; pred: Int32Array } {
   const bar = progress(o.label, texts.length);
   let shown = 0;
   const { probs } = clf.predictProba(texts, {
@@ -54,7 +55,8 @@ export function evaluateClassifier(
     },
   });
   bar.done();
-  return computeMetrics(yTrue, clf.argmax(probs), clf.labels, probs);
+  const pred = clf.argmax(probs);
+  return { metrics: computeMetrics(yTrue, pred, clf.labels, probs), probs, pred };
 }
 
 /** A model's metrics on a labelled file (JSONL or CSV), with the model folder it was loaded from. */
@@ -74,7 +76,7 @@ export async function evaluateFile(
         hint: `the model's labels are ${clf.labels.join(", ")}`,
       }),
   );
-  const metrics = evaluateClassifier(
+  const { metrics } = evaluateClassifier(
     clf,
     examples.map((e) => e.text),
     yTrue,

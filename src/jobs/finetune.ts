@@ -11,8 +11,8 @@ import { loadModelFolder, openWeights, readModelConfig } from "../hf/model-folde
 import { BertTokenizer } from "../hf/tokenizer.js";
 import { trainVocabulary, vocabularyCounter } from "../hf/vocabulary.js";
 import { Classifier } from "../inference/classifier.js";
-import { modelLabelIds } from "../inference/evaluate.js";
-import { computeMetrics, type Metrics } from "../inference/metrics.js";
+import { evaluateClassifier, modelLabelIds } from "../inference/evaluate.js";
+import type { Metrics } from "../inference/metrics.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
 import { usableDtype } from "../native/index.js";
@@ -22,7 +22,6 @@ import { evalRecords, readRunLog, trainRecords } from "../train/run-log.js";
 import { type TrainResult, trainLoop } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
 import { isDir, writeDirAtomic, writeFileAtomic } from "../util/fsx.js";
-import { progress } from "../util/progress.js";
 
 /** What `gotune train` takes; defaults (in the command) are Hugging Face Trainer's. */
 export interface FinetuneOptions {
@@ -259,19 +258,15 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const evaluate = async (epoch: number, step: number) => {
     if (o.evalStrategy === "end" && epoch < o.epochs) return undefined;
     const t0 = performance.now();
-    const bar = progress(`eval epoch ${epoch}`, evalTexts.length);
-    let shown = 0;
-    const { probs } = clf.predictProba(evalTexts, {
+    const {
+      metrics: m,
+      probs,
+      pred,
+    } = evaluateClassifier(clf, evalTexts, testLabels, {
       batchSize: o.evalBatchSize,
       maxLength: o.maxLength,
-      onBatch: (done) => {
-        bar.tick(done - shown);
-        shown = done;
-      },
+      label: `eval epoch ${epoch}`,
     });
-    bar.done();
-    const pred = clf.argmax(probs);
-    const m = computeMetrics(testLabels, pred, labels, probs);
     metrics = m;
     if (o.savePredictions && epoch === o.epochs) {
       const L = labels.length;
