@@ -2,7 +2,7 @@
  * Sentence splitting for scientific English (papers' text, often hard-wrapped from PDFs). Written by hand:
  * sbd, sentence-splitter, sentencex, compromise and @stdlib/nlp-sentencize each missed 5 to 11 of the 15
  * sentences of test/fixtures/app/tricky.txt (abbreviations such as "sp." or "approx.", initials, a
- * citation or bracket after the period); see test/sentences.test.ts.
+ * citation or bracket after the period); see test/inference/sentences.test.ts.
  *
  * Paragraphs are separated by blank lines; a single newline is a space (a line ending in "-" joins the
  * next without one). Inside a paragraph a sentence ends at ".", "!", "?" or "…" followed by closing

@@ -1,0 +1,230 @@
+import assert from "node:assert/strict";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { parse as parseCsv } from "csv-parse/sync";
+import ExcelJS from "exceljs";
+import { Classifier } from "../../src/inference/classifier.js";
+import { splitSentences } from "../../src/inference/sentences.js";
+import { writeTinyModel } from "../fixtures/app/tiny-model.js";
+import { assertOneLineError, gotune } from "../helpers/cli.js";
+
+const FIXTURE = join(import.meta.dirname, "..", "..", "..", "test", "fixtures", "app", "tricky.txt");
+const LABELS = ["biological_process", "cellular_component", "molecular_function"];
+let dir = "";
+let model = "";
+let clf: Classifier;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "gotune-predict-"));
+  model = join(dir, "model");
+  await writeTinyModel(model);
+  clf = await Classifier.load(model);
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const TEXTS = ["the mitochondrial membrane", "protein binding", "a cell, in the membrane of mitochondria"];
+
+test("predict --json: one object a line with text, probabilities and the label", () => {
+  const r = gotune(["predict", "--model", model, "--json", ...TEXTS]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(lines.length, TEXTS.length);
+  const { probs } = clf.predictProba(TEXTS);
+  lines.forEach((o, i) => {
+    assert.deepEqual(Object.keys(o), ["text", "probabilities", "label"]);
+    assert.equal(o.text, TEXTS[i]);
+    assert.deepEqual(Object.keys(o.probabilities), LABELS);
+    const p = Object.values(o.probabilities) as number[];
+    assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+    p.forEach((v, j) => {
+      assert.ok(Math.abs(v - probs[i * 3 + j]!) < 1e-6);
+    });
+    assert.equal(o.label, LABELS[p.indexOf(Math.max(...p))]);
+  });
+});
+
+test("predict --json --logits adds logits whose softmax is the probabilities", () => {
+  const r = gotune(["predict", "--model", model, "--json", "--logits", ...TEXTS]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const line of r.stdout.trim().split("\n")) {
+    const o = JSON.parse(line);
+    assert.deepEqual(Object.keys(o.logits), LABELS);
+    const l = Object.values(o.logits) as number[];
+    const z = l.reduce((a, b) => a + Math.exp(b), 0);
+    LABELS.forEach((k, j) => {
+      assert.ok(Math.abs(Math.exp(l[j]!) / z - o.probabilities[k]) < 1e-6);
+    });
+  }
+});
+
+test("predict without --json prints a table: a header of labels, a row per text", () => {
+  const r = gotune(["predict", "--model", model, "--logits", ...TEXTS]);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout.trim().split("\n");
+  assert.match(rows[0]!, /^text\s+biological_process\s+cellular_component\s+molecular_function\s+predicted$/);
+  assert.equal(rows.length, 1 + 2 * TEXTS.length);
+  TEXTS.forEach((t, i) => {
+    assert.ok(rows[1 + 2 * i]!.startsWith(t));
+  });
+  assert.match(rows[2]!, /^\s+logits\s+-?\d/);
+});
+
+test("predict --file: per-sentence CSV and XLSX, the mean per aspect, a summary and a pie", async () => {
+  const docDir = join(dir, "doc");
+  await mkdir(docDir);
+  const doc = join(docDir, "paper.txt");
+  await copyFile(FIXTURE, doc);
+  const r = gotune(["predict", "--model", model, "--file", doc]);
+  assert.equal(r.code, 0, r.stderr);
+  const sentences = splitSentences(await readFile(doc, "utf8"));
+  assert.equal(sentences.length, 15);
+  const { probs } = clf.predictProba(sentences.map((s) => s.text));
+
+  // CSV: header, one row per sentence, probabilities as the classifier gives them.
+  const csv = parseCsv(await readFile(join(docDir, "paper.predictions.csv"), "utf8"), {
+    columns: true,
+  }) as Record<string, string>[];
+  assert.equal(csv.length, 15);
+  assert.deepEqual(Object.keys(csv[0]!), ["sentence", "paragraph", "text", ...LABELS, "predicted"]);
+  csv.forEach((row, i) => {
+    assert.equal(row.sentence, String(i + 1));
+    assert.equal(row.paragraph, String(sentences[i]!.paragraph + 1));
+    assert.equal(row.text, sentences[i]!.text);
+    LABELS.forEach((l, j) => {
+      assert.ok(Math.abs(Number(row[l]) - probs[i * 3 + j]!) < 1e-5);
+    });
+    const p = LABELS.map((l) => Number(row[l]));
+    assert.equal(row.predicted, LABELS[p.indexOf(Math.max(...p))]);
+  });
+
+  // XLSX, read back: the same table, and a summary sheet with the means.
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(join(docDir, "paper.predictions.xlsx"));
+  const ws = wb.getWorksheet("sentences")!;
+  assert.equal(ws.rowCount, 16);
+  assert.deepEqual((ws.getRow(1).values as unknown[]).slice(1), [
+    "sentence",
+    "paragraph",
+    "text",
+    ...LABELS,
+    "predicted",
+  ]);
+  csv.forEach((row, i) => {
+    const v = (ws.getRow(i + 2).values as unknown[]).slice(1);
+    assert.equal(v[0], i + 1);
+    assert.equal(v[2], row.text);
+    LABELS.forEach((l, j) => {
+      assert.equal(v[3 + j], Number(row[l]));
+    });
+    assert.equal(v[6], row.predicted);
+  });
+
+  // The mean per aspect: printed, in the summary JSON and in the workbook, equal to the CSV's column means.
+  const summary = JSON.parse(await readFile(join(docDir, "paper.summary.json"), "utf8"));
+  assert.equal(summary.sentences, 15);
+  const sumSheet = wb.getWorksheet("summary")!;
+  LABELS.forEach((l, j) => {
+    const mean = csv.reduce((a, row) => a + Number(row[l]), 0) / 15;
+    assert.ok(Math.abs(summary.mean_probability[l] - mean) < 1e-5);
+    assert.ok(Math.abs((sumSheet.getRow(j + 2).getCell(2).value as number) - mean) < 1e-5);
+    assert.match(r.stdout, new RegExp(`${l}\\s+${summary.mean_probability[l].toFixed(4)}`));
+  });
+  const counts = Object.values(summary.predicted_counts) as number[];
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    15,
+  );
+
+  // The pie: a PNG with its signature and a sensible size, and its SVG.
+  const png = await readFile(join(docDir, "paper.pie.png"));
+  assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10]);
+  assert.equal(png.subarray(12, 16).toString("latin1"), "IHDR");
+  const [w, h] = [png.readUInt32BE(16), png.readUInt32BE(20)];
+  assert.ok(w >= 600 && w <= 2000 && h >= 400 && h <= 2000, `${w} x ${h}`);
+  const svg = await readFile(join(docDir, "paper.pie.svg"), "utf8");
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /Mean probability per GO aspect/);
+  for (const l of LABELS) assert.ok(svg.includes(l), l);
+});
+
+test("predict --file --out DIR --json writes there and prints the summary", async () => {
+  const out = join(dir, "elsewhere");
+  const r = gotune(["predict", "--model", model, "--file", FIXTURE, "--out", out, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.sentences, 15);
+  assert.deepEqual((await readdir(out)).sort(), [
+    "tricky.pie.png",
+    "tricky.pie.svg",
+    "tricky.predictions.csv",
+    "tricky.predictions.xlsx",
+    "tricky.summary.json",
+  ]);
+});
+
+test("predict: an empty document, a non-UTF-8 one and bad arguments are one clear line", async () => {
+  const empty = join(dir, "empty.txt");
+  await writeFile(empty, "  \n\n \t\n");
+  assertOneLineError(
+    gotune(["predict", "--model", model, "--file", empty]),
+    /empty\.txt: the document holds no sentences/,
+  );
+  assert.ok(!(await readdir(dir)).some((f) => f.startsWith("empty.") && f !== "empty.txt"));
+  const latin1 = join(dir, "latin1.txt");
+  await writeFile(latin1, Buffer.from([0x43, 0x61, 0x66, 0xe9, 0x2e]));
+  assertOneLineError(
+    gotune(["predict", "--model", model, "--file", latin1]),
+    /latin1\.txt: is not UTF-8 text/,
+  );
+  assertOneLineError(
+    gotune(["predict", "--model", model, "--file", join(dir, "none.txt")]),
+    /none\.txt: no such document/,
+  );
+  assertOneLineError(gotune(["predict", "--model", model]), /no texts to classify/);
+  assertOneLineError(
+    gotune(["predict", "--model", model, "--file", FIXTURE, "a text"]),
+    /texts or --file, not both/,
+  );
+  assertOneLineError(gotune(["predict", "--model", join(dir, "nowhere"), "a text"]), /no such folder/);
+  assert.match(gotune(["predict", "--help"]).stdout, /Classify texts with a fine-tuned model/);
+});
+
+test("predict --model ORG/NAME reads the model from the Hugging Face cache, offline", async () => {
+  const cache = join(dir, "hub");
+  const commit = "0123456789abcdef0123456789abcdef01234567";
+  const repo = join(cache, "models--gotune--tiny-go");
+  await writeTinyModel(join(repo, "snapshots", commit));
+  await mkdir(join(repo, "refs"), { recursive: true });
+  await writeFile(join(repo, "refs", "main"), commit);
+  const env = { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: "1" };
+  const r = gotune(["predict", "--model", "gotune/tiny-go", "--json", TEXTS[0]!], env);
+  assert.equal(r.code, 0, r.stderr);
+  const local = gotune(["predict", "--model", model, "--json", TEXTS[0]!]);
+  assert.deepEqual(JSON.parse(r.stdout).probabilities, JSON.parse(local.stdout).probabilities);
+  assertOneLineError(
+    gotune(["predict", "--model", "gotune/absent", "a text"], env),
+    /model gotune\/absent is not in the Hugging Face cache/,
+  );
+});
+
+test("predict --file: a sentence longer than an Excel cell holds is cut in the XLSX only", async () => {
+  const doc = join(dir, "long.txt");
+  const long = `the cell membrane ${"binding protein ".repeat(2600)}`.trim();
+  await writeFile(doc, long);
+  const r = gotune(["predict", "--model", model, "--file", doc]);
+  assert.equal(r.code, 0, r.stderr);
+  const csv = parseCsv(await readFile(join(dir, "long.predictions.csv"), "utf8"), { columns: true }) as {
+    text: string;
+  }[];
+  assert.equal(csv[0]!.text, long);
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(join(dir, "long.predictions.xlsx"));
+  const cell = String(wb.getWorksheet("sentences")!.getRow(2).getCell(3).value);
+  assert.equal(cell.length, 32767);
+  assert.ok(long.startsWith(cell.slice(0, -1)) && cell.endsWith("…"));
+});
