@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Batch, BertForMaskedLM, BertForSequenceClassification, BertModel } from "../../src/model/bert.js";
+import {
+  type Batch,
+  BertForMaskedLM,
+  BertForSequenceClassification,
+  BertModel,
+} from "../../src/model/bert.js";
 import { type BertConfig, makeConfig } from "../../src/model/config.js";
 import { UserError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";

@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { adamwUpdate, addon, getThreads, scaleInPlace, setThreads, sumSquares } from "../../src/native/index.js";
+import {
+  adamwUpdate,
+  addon,
+  getThreads,
+  scaleInPlace,
+  setThreads,
+  sumSquares,
+} from "../../src/native/index.js";
 import { Rng } from "../../src/util/rng.js";
 
 const k = addon();
@@ -528,8 +535,12 @@ test("a checkout without the built addon gets one line saying to run scripts/set
     await mkdir(dirname(join(root, f)), { recursive: true });
     await copyFile(join(dist, f), join(root, f));
   }
-  const loader = (await import(join(root, "src/native/index.js"))) as typeof import("../../src/native/index.js");
-  const errors = (await import(join(root, "src/util/errors.js"))) as typeof import("../../src/util/errors.js");
+  const loader = (await import(
+    join(root, "src/native/index.js")
+  )) as typeof import("../../src/native/index.js");
+  const errors = (await import(
+    join(root, "src/util/errors.js")
+  )) as typeof import("../../src/util/errors.js");
   assert.throws(
     () => loader.getThreads(),
     (e: unknown) =>
