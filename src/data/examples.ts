@@ -45,9 +45,12 @@ export async function readExamples(path: string): Promise<Example[]> {
   return examples;
 }
 
+/** A split folder's files (the prepare job writes them; this module is their one reader). */
+export const SPLIT_FILES = { train: "train.jsonl", test: "test.jsonl" } as const;
+
 /** Reads DIR/train.jsonl and DIR/test.jsonl; a missing split says to run `gotune prepare` first. */
 export async function loadSplit(dir: string): Promise<Split> {
-  const names = ["train.jsonl", "test.jsonl"] as const;
+  const names = [SPLIT_FILES.train, SPLIT_FILES.test] as const;
   for (const name of names) {
     const path = join(dir, name);
     const st = await fsp.stat(path).catch(() => undefined);

@@ -10,6 +10,9 @@ import { type Batch, BertForSequenceClassification } from "../model/bert.js";
 import { type Dtype, usableDtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
 
+/** Texts per forward pass and tokens per text when the caller does not say (the fine-tuning's length). */
+export const PREDICT_DEFAULTS = { batchSize: 32, maxLength: 100 } as const;
+
 /** Options of predictProba. */
 export interface PredictOptions {
   /** Texts per forward pass (default 32). */
@@ -97,8 +100,8 @@ export class Classifier {
    * length so each batch pads only to its own longest; rows come back in input order.
    */
   predictProba(texts: string[], opts: PredictOptions = {}): Prediction {
-    const batchSize = opts.batchSize ?? 32;
-    const maxLength = opts.maxLength ?? 100;
+    const batchSize = opts.batchSize ?? PREDICT_DEFAULTS.batchSize;
+    const maxLength = opts.maxLength ?? PREDICT_DEFAULTS.maxLength;
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new UserError(`batch size ${batchSize} is not a whole number of at least 1`);
     const maxPos = this.model.config.max_position_embeddings;

@@ -2,13 +2,24 @@
 import { promises as fsp } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { meanProbabilityPie } from "../figures/pie.js";
-import { argmaxRows, type Classifier, type PredictOptions } from "../inference/classifier.js";
+import { argmaxRows, Classifier, type PredictOptions } from "../inference/classifier.js";
 import { type Sentence, splitSentences } from "../inference/sentences.js";
+import type { Dtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
 import { assertReadable, writeFileAtomic } from "../util/fsx.js";
+import { batchProgress } from "../util/progress.js";
 import { type SentenceTable, writeCsv, writeXlsx } from "./tables.js";
 
-/** What `classifyDocument` wrote, by kind. */
+/** The files written for a document NAME.txt: NAME + each suffix, beside it or in the folder given. */
+export const DOCUMENT_OUTPUTS = {
+  csv: "predictions.csv",
+  xlsx: "predictions.xlsx",
+  summary: "summary.json",
+  pieSvg: "pie.svg",
+  piePng: "pie.png",
+} as const;
+
+/** What `writeDocumentOutputs` wrote, by kind. */
 export interface DocumentOutputs {
   csv: string;
   xlsx: string;
@@ -64,12 +75,40 @@ export function outputPaths(doc: string, outDir?: string): DocumentOutputs {
   const stem = basename(doc, extname(doc));
   const at = (suffix: string) => join(outDir ?? dirname(doc), `${stem}.${suffix}`);
   return {
-    csv: at("predictions.csv"),
-    xlsx: at("predictions.xlsx"),
-    summary: at("summary.json"),
-    pieSvg: at("pie.svg"),
-    piePng: at("pie.png"),
+    csv: at(DOCUMENT_OUTPUTS.csv),
+    xlsx: at(DOCUMENT_OUTPUTS.xlsx),
+    summary: at(DOCUMENT_OUTPUTS.summary),
+    pieSvg: at(DOCUMENT_OUTPUTS.pieSvg),
+    piePng: at(DOCUMENT_OUTPUTS.piePng),
   };
+}
+
+/** `gotune predict --file`: which model, which document, where its outputs go, how to batch. */
+export interface DocumentJobOptions {
+  model: string;
+  doc: string;
+  /** The outputs' folder (default: the document's). */
+  out?: string;
+  dtype?: Dtype;
+  batchSize?: number;
+  maxLength?: number;
+}
+
+/** Loads the model, classifies the document's sentences (with a progress bar) and writes its outputs. */
+export async function documentJob(
+  o: DocumentJobOptions,
+): Promise<{ table: SentenceTable; summary: Record<string, unknown>; files: DocumentOutputs }> {
+  const clf = await Classifier.load(o.model, { dtype: o.dtype });
+  const bar = batchProgress("predict");
+  const table = await predictDocument(clf, o.doc, {
+    batchSize: o.batchSize,
+    maxLength: o.maxLength,
+    onBatch: bar.onBatch,
+  });
+  bar.done();
+  const files = outputPaths(o.doc, o.out);
+  const summary = await writeDocumentOutputs(table, o.doc, clf.dir ?? o.model, files);
+  return { table, summary, files };
 }
 
 /** Writes the table (CSV, XLSX), the summary JSON and the pie (SVG, PNG); returns the summary. */

@@ -14,6 +14,7 @@ import { Classifier } from "../inference/classifier.js";
 import type { Metrics } from "../inference/metrics.js";
 import { type Misclassified, misclassified, type Prediction } from "../inference/misclassified.js";
 import { readJsonl, writeFileAtomic } from "../util/fsx.js";
+import { BASELINE_DEFAULTS, BASELINE_OUTPUTS, writeBaseline } from "./baseline.js";
 import { outputPaths, predictDocument, writeDocumentOutputs } from "./document.js";
 import { FINETUNE_DEFAULTS, type FinetuneResult, finetune } from "./finetune.js";
 import { prepare } from "./prepare.js";
@@ -173,9 +174,9 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
       // Sizes at or above the study's (or the whole train split) would repeat a run.
       const below = Math.min(o.studyTrain, split.train.length);
       curveSizes = [...new Set(o.curve)].filter((n) => n < below).sort((x, y) => x - y);
-      const fit = { maxIter: 1000, tol: 1e-5 };
+      const fit = { maxIter: BASELINE_DEFAULTS.maxIter, tol: BASELINE_DEFAULTS.tol };
       const full = runBaseline(split, { ...fit, seed: o.seed });
-      await writeFileAtomic(join(dataDir, "baseline.json"), `${JSON.stringify(full, null, 2)}\n`);
+      await writeBaseline(join(dataDir, BASELINE_OUTPUTS.metrics), full);
       o.log(
         `run: baseline (C = ${full.C}, chosen by ${full.tuning?.method ?? "the caller"} in ${full.seconds.tune.toFixed(0)} s): ` +
           `accuracy ${full.accuracy.toFixed(4)}, macro-F1 ${full.macro_f1.toFixed(4)}`,

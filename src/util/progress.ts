@@ -37,3 +37,20 @@ export function progress(label: string, total: number, payloadKeys: string[] = [
     },
   };
 }
+
+/** A bar for batched work whose total is known only at the first batch: pass `onBatch` on, then `done()`. */
+export function batchProgress(label: string): {
+  onBatch: (done: number, total: number) => void;
+  done: () => void;
+} {
+  let bar: Progress | undefined;
+  let seen = 0;
+  return {
+    onBatch: (done, total) => {
+      bar ??= progress(label, total);
+      bar.tick(done - seen);
+      seen = done;
+    },
+    done: () => bar?.done(),
+  };
+}

@@ -1,11 +1,8 @@
 /** `gotune attention`: the attention head view of one text as a self-contained HTML page. */
-import { resolve } from "node:path";
 import type { Command } from "commander";
-import { attentionOf } from "../../inference/attention-map.js";
-import { Classifier } from "../../inference/classifier.js";
-import { runCommand, UserError } from "../../util/errors.js";
-import { writeFileAtomic } from "../../util/fsx.js";
-import { attentionPage } from "../../web/attention-page.js";
+import { PREDICT_DEFAULTS } from "../../inference/classifier.js";
+import { ATTENTION_OUTPUTS, attentionJob } from "../../jobs/attention.js";
+import { runCommand } from "../../util/errors.js";
 import { positiveInt } from "../options.js";
 
 interface Options {
@@ -30,26 +27,23 @@ export function register(program: Command): void {
       "--model <dir|id>",
       "model folder (e.g. written by gotune train) or Hugging Face model id",
     )
-    .option("--out <file.html>", "the page to write", "attention.html")
-    .option("--max-length <n>", "tokens, [CLS] and [SEP] included (as in training)", positiveInt, 100)
+    .option("--out <file.html>", "the page to write", ATTENTION_OUTPUTS.page)
+    .option(
+      "--max-length <n>",
+      "tokens, [CLS] and [SEP] included (as in training)",
+      positiveInt,
+      PREDICT_DEFAULTS.maxLength,
+    )
     .option("--json", "print the tokens, probabilities and attention [layer][head][from][to] as JSON too")
     .action((words: string[], opts: Options) =>
       runCommand(async () => {
-        const text = words.join(" ");
-        if (text.trim() === "")
-          throw new UserError("the text is empty", {
-            hint: 'give a sentence: gotune attention --model DIR "…"',
-          });
-        if (!opts.out.endsWith(".html"))
-          throw new UserError(`--out ${opts.out} does not end in .html`, {
-            hint: "e.g. --out attention.html",
-          });
-        const clf = await Classifier.load(opts.model);
-        // Four decimals are finer than the eye can see in the lines' opacity and keep the page small;
-        // --json asks for the numbers themselves.
-        const map = attentionOf(clf, text, { maxLength: opts.maxLength, digits: opts.json ? undefined : 4 });
-        const out = resolve(opts.out);
-        await writeFileAtomic(out, attentionPage(map, opts.model));
+        const { map, out } = await attentionJob({
+          model: opts.model,
+          text: words.join(" "),
+          out: opts.out,
+          maxLength: opts.maxLength,
+          fullPrecision: opts.json,
+        });
         if (opts.json) process.stdout.write(`${JSON.stringify(map)}\n`);
         else
           process.stdout.write(

@@ -1,10 +1,10 @@
 /** `gotune predict`: label probabilities for texts, or per sentence of a document with a summary and a pie. */
 import type { Command } from "commander";
-import { Classifier } from "../../inference/classifier.js";
-import { outputPaths, predictDocument, writeDocumentOutputs } from "../../jobs/document.js";
+import { Classifier, PREDICT_DEFAULTS } from "../../inference/classifier.js";
+import { documentJob } from "../../jobs/document.js";
 import type { Dtype } from "../../native/index.js";
 import { runCommand, UserError } from "../../util/errors.js";
-import { type Progress, progress } from "../../util/progress.js";
+import { batchProgress } from "../../util/progress.js";
 import { dtypeOption, positiveInt } from "../options.js";
 
 interface PredictOptions {
@@ -40,33 +40,17 @@ export function register(program: Command): void {
     .option("--logits", "also give the raw logits (label -> logit)")
     .option("--file <doc>", "a UTF-8 text document to classify sentence by sentence")
     .option("--out <dir>", "where the document's outputs go (default: the document's folder)")
-    .option("--batch-size <n>", "texts per forward pass", positiveInt, 32)
+    .option("--batch-size <n>", "texts per forward pass", positiveInt, PREDICT_DEFAULTS.batchSize)
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option(
       "--max-length <n>",
       "tokens per text, [CLS] and [SEP] included (as in training)",
       positiveInt,
-      100,
+      PREDICT_DEFAULTS.maxLength,
     )
     .action((texts: string[], opts: PredictOptions) =>
       runCommand(() => (opts.file !== undefined ? predictFile(texts, opts) : predictTexts(texts, opts))),
     );
-}
-
-/** predictProba's options with a progress bar that starts at the first batch (when the total is known). */
-function withProgress(opts: PredictOptions) {
-  let bar: Progress | undefined;
-  let seen = 0;
-  return {
-    batchSize: opts.batchSize,
-    maxLength: opts.maxLength,
-    onBatch: (done: number, total: number) => {
-      bar ??= progress("predict", total);
-      bar.tick(done - seen);
-      seen = done;
-    },
-    done: () => bar?.done(),
-  };
 }
 
 const byLabel = (labels: string[], row: Float32Array) =>
@@ -79,9 +63,13 @@ async function predictTexts(texts: string[], opts: PredictOptions): Promise<void
     });
   if (opts.out !== undefined) throw new UserError("--out goes with --file", { hint: "give --file DOC.txt" });
   const clf = await Classifier.load(opts.model, { dtype: opts.dtype });
-  const p = withProgress(opts);
-  const { probs, logits } = clf.predictProba(texts, p);
-  p.done();
+  const bar = batchProgress("predict");
+  const { probs, logits } = clf.predictProba(texts, {
+    batchSize: opts.batchSize,
+    maxLength: opts.maxLength,
+    onBatch: bar.onBatch,
+  });
+  bar.done();
   const L = clf.labels.length;
   const pred = clf.argmax(probs);
   const row = (a: Float32Array, i: number) => a.subarray(i * L, (i + 1) * L);
@@ -118,19 +106,22 @@ async function predictFile(texts: string[], opts: PredictOptions): Promise<void>
       hint: `e.g. gotune predict --model DIR --file ${doc}`,
     });
   if (opts.logits) throw new UserError("--logits goes with texts, not --file", { hint: "drop --logits" });
-  const clf = await Classifier.load(opts.model, { dtype: opts.dtype });
-  const p = withProgress(opts);
-  const table = await predictDocument(clf, doc, p);
-  p.done();
-  const summary = await writeDocumentOutputs(table, doc, clf.dir ?? opts.model, outputPaths(doc, opts.out));
+  const { table, summary, files } = await documentJob({
+    model: opts.model,
+    doc,
+    out: opts.out,
+    dtype: opts.dtype,
+    batchSize: opts.batchSize,
+    maxLength: opts.maxLength,
+  });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
   }
-  const w = Math.max(...clf.labels.map((l) => l.length));
+  const w = Math.max(...table.labels.map((l) => l.length));
   const lines = [`${doc}: ${table.sentences.length} sentences`, "mean probability per label:"];
-  for (const l of clf.labels) lines.push(`  ${l.padEnd(w)}  ${table.mean[l]!.toFixed(4)}`);
+  for (const l of table.labels) lines.push(`  ${l.padEnd(w)}  ${table.mean[l]!.toFixed(4)}`);
   lines.push("wrote:");
-  for (const f of Object.values(summary.files as Record<string, string>)) lines.push(`  ${f}`);
+  for (const f of Object.values(files)) lines.push(`  ${f}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }
