@@ -23,6 +23,16 @@ import { type TrainResult, trainLoop } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
 import { isDir, writeDirAtomic, writeFileAtomic } from "../util/fsx.js";
 
+/** What a fine-tuning run writes into OUT (checkpoint-STEP folders are train/checkpoint.ts's). */
+export const FINETUNE_OUTPUTS = {
+  log: "log.jsonl",
+  model: "model",
+  predictions: "predictions.jsonl",
+  curveSvg: "training-curve.svg",
+  curvePng: "training-curve.png",
+  evalEpoch: (epoch: number) => `eval-epoch-${epoch}.json`,
+} as const;
+
 /** What `gotune train` takes; defaults (in the command) are Hugging Face Trainer's. */
 export interface FinetuneOptions {
   data: string;
@@ -278,11 +288,14 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
           probabilities: Array.from(probs.subarray(i * L, (i + 1) * L), (p) => Math.round(p * 1e6) / 1e6),
         }),
       );
-      await writeFileAtomic(join(o.out, "predictions.jsonl"), `${lines.join("\n")}\n`);
+      await writeFileAtomic(join(o.out, FINETUNE_OUTPUTS.predictions), `${lines.join("\n")}\n`);
     }
     const seconds = (performance.now() - t0) / 1000;
     const record = { epoch, step, eval_examples: evalTexts.length, eval_seconds: seconds, ...m };
-    await writeFileAtomic(join(o.out, `eval-epoch-${epoch}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileAtomic(
+      join(o.out, FINETUNE_OUTPUTS.evalEpoch(epoch)),
+      `${JSON.stringify(record, null, 2)}\n`,
+    );
     note(
       `train: epoch ${epoch}: accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.macro_f1.toFixed(4)} on ${evalTexts.length} examples`,
     );
@@ -310,7 +323,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       weightDecay: o.weightDecay,
       maxGradNorm: o.maxGradNorm,
       seed: o.seed,
-      logFile: join(o.out, "log.jsonl"),
+      logFile: join(o.out, FINETUNE_OUTPUTS.log),
       checkpoint: {
         dir: o.out,
         save: (dir) => clf.save(dir),
@@ -331,7 +344,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   }
   let modelDir: string | undefined;
   if (!result.interrupted) {
-    modelDir = join(o.out, "model");
+    modelDir = join(o.out, FINETUNE_OUTPUTS.model);
     await writeDirAtomic(modelDir, (dir) => clf.save(dir));
   }
   if (o.figures) await writeCurve(o.out);
@@ -347,7 +360,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
 
 /** OUT/training-curve.svg and .png from OUT/log.jsonl. */
 async function writeCurve(out: string): Promise<void> {
-  const log = await readRunLog(join(out, "log.jsonl"));
+  const log = await readRunLog(join(out, FINETUNE_OUTPUTS.log));
   const steps = trainRecords(log).map((r) => ({ step: r.step, loss: r.loss }));
   const evals = evalRecords(log).map((r) => ({
     epoch: r.epoch!,
@@ -357,6 +370,6 @@ async function writeCurve(out: string): Promise<void> {
   }));
   if (!steps.length) return;
   const fig = await trainingCurve(steps, evals);
-  await writeFileAtomic(join(out, "training-curve.svg"), fig.svg);
-  await writeFileAtomic(join(out, "training-curve.png"), fig.png);
+  await writeFileAtomic(join(out, FINETUNE_OUTPUTS.curveSvg), fig.svg);
+  await writeFileAtomic(join(out, FINETUNE_OUTPUTS.curvePng), fig.png);
 }

@@ -19,7 +19,6 @@ import { register as registerTrainVocab } from "./train-vocab.js";
 
 /** Adds every sub-command to the program. */
 export function registerAll(program: Command): void {
-  void program;
   registerAnnotate(program);
   registerAnnotateMerge(program);
   registerAttention(program);

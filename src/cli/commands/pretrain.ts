@@ -4,6 +4,7 @@ import { PRETRAIN_DEFAULTS as D, type PretrainOptions, pretrain } from "../../jo
 import type { BertConfig } from "../../model/config.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { nonNegativeInt, positiveInt, positiveNumber, share } from "../options.js";
+import { stopOnSignals } from "../signals.js";
 
 /** The flags: PretrainOptions' own fields where they match one to one, and the ones the command maps. */
 type Options = Pick<
@@ -133,13 +134,7 @@ export function register(program: Command): void {
         if (opts.hidden) shape.hidden_size = opts.hidden;
         if (opts.heads) shape.num_attention_heads = opts.heads;
         if (opts.intermediate) shape.intermediate_size = opts.intermediate;
-        const stop = new AbortController();
-        const onSignal = () => {
-          process.stderr.write("gotune: stopping after this step (the model is still saved)\n");
-          stop.abort();
-        };
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
+        const stop = stopOnSignals(() => "gotune: stopping after this step (the model is still saved)");
         try {
           const s = await pretrain({
             corpus: { dataDir: opts.data, obo: opts.synonyms ? opts.obo : null, textFiles: opts.text },
@@ -172,8 +167,7 @@ export function register(program: Command): void {
               `model written to ${opts.out} in ${s.seconds.total.toFixed(0)} s\n`,
           );
         } finally {
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
+          stop.dispose();
         }
       }),
     );

@@ -4,6 +4,7 @@ import { Engine } from "../../serve/engine.js";
 import { buildServer } from "../../serve/server.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { positiveInt, wholeNumber } from "../options.js";
+import { stopOnSignals } from "../signals.js";
 
 interface Options {
   model: string;
@@ -108,15 +109,12 @@ async function serve(o: Options): Promise<void> {
   process.stdout.write(
     `gotune serve: ${engine.info.model} (${labels.join(", ")}; ${maxLength} tokens) at http://${host}:${port}/ — ${reach}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.stderr.write("gotune serve: stopping\n");
-      void app
-        .close()
-        .then(() => engine.close())
-        .finally(resolve);
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  const stop = stopOnSignals(() => "gotune serve: stopping");
+  await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+  try {
+    await app.close();
+  } finally {
+    await engine.close();
+    stop.dispose();
+  }
 }

@@ -1,9 +1,15 @@
 /** `gotune train`: fine-tune a BERT classifier on a GO split, with Hugging Face Trainer's defaults. */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { FINETUNE_DEFAULTS as D, type FinetuneOptions, finetune } from "../../jobs/finetune.js";
+import {
+  FINETUNE_DEFAULTS as D,
+  FINETUNE_OUTPUTS,
+  type FinetuneOptions,
+  finetune,
+} from "../../jobs/finetune.js";
 import { runCommand } from "../../util/errors.js";
 import { nonNegativeInt, oneOf, positiveInt, realNumber, wholeNumber } from "../options.js";
+import { stopOnSignals } from "../signals.js";
 
 /** The flags are FinetuneOptions' fields, one to one. */
 type Options = Omit<FinetuneOptions, "signal" | "note">;
@@ -88,29 +94,18 @@ export function register(program: Command): void {
 
 async function train(opts: Options): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  const ctl = new AbortController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) process.exit(sig === "SIGINT" ? 130 : 143);
-    log(`\ntrain: ${sig}: stopping after this step and writing a checkpoint (again to quit at once)`);
-    ctl.abort(sig);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stop = stopOnSignals(
+    (sig) => `\ntrain: ${sig}: stopping after this step and writing a checkpoint (again to quit at once)`,
+  );
   try {
-    const r = await finetune({
-      ...opts,
-      signal: ctl.signal,
-      note: log,
-    });
+    const r = await finetune({ ...opts, signal: stop.signal, note: log });
     const t = r.train;
     if (t.interrupted) {
       log(
         `train: stopped at step ${t.globalStep} of ${t.totalSteps}; checkpoint ${t.lastCheckpoint}; ` +
           "run the same command again to resume",
       );
-      process.exitCode = ctl.signal.reason === "SIGINT" ? 130 : 143;
+      process.exitCode = stop.exitCode();
       return;
     }
     const m = r.metrics;
@@ -119,10 +114,9 @@ async function train(opts: Options): Promise<void> {
         (m
           ? `evaluation on ${r.evalExamples} examples: accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.macro_f1.toFixed(4)}\n`
           : "") +
-        `model in ${r.modelDir}; log in ${join(opts.out, "log.jsonl")}\n`,
+        `model in ${r.modelDir}; log in ${join(opts.out, FINETUNE_OUTPUTS.log)}\n`,
     );
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.dispose();
   }
 }
