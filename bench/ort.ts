@@ -125,7 +125,7 @@ function summarise(
   };
 }
 
-/** gotune's inference over the batches (after one warm-up pass on the longest). */
+/** gotune's inference (the classifier's fast path, predictLogits) over the batches (after one warm-up pass on the longest). */
 function runGotune(preset: string, batches: TokenBatch[]): EngineResult {
   const model = makeModel(preset);
   const feeds = batches.map((b) => ({
@@ -135,9 +135,9 @@ function runGotune(preset: string, batches: TokenBatch[]): EngineResult {
     batchSize: b.batch,
     seqLen: b.seq,
   }));
-  const first = Float32Array.from(model.forward(feeds[0]!, { train: false }).logits);
+  const first = Float32Array.from(model.predictLogits(feeds[0]!));
   const t0 = performance.now();
-  for (const f of feeds) model.forward(f, { train: false });
+  for (const f of feeds) model.predictLogits(f);
   return summarise("gotune", batches, performance.now() - t0, getThreads(), first);
 }
 

@@ -135,7 +135,7 @@ export class Classifier {
         batch.tokenTypeIds.set(e.token_type_ids, b * T);
         batch.attentionMask.set(e.attention_mask, b * T);
       });
-      const out = this.model.forward(batch, { train: false }).logits;
+      const out = this.model.predictLogits(batch);
       rows.forEach((r, b) => {
         const row = out.subarray(b * L, (b + 1) * L);
         logits.set(row, r * L);

@@ -94,7 +94,13 @@ export class Attention {
     this.probsUsed = this.probsDropout.forward(probs, used, S, ctx); // [B, nh, T, T]
     const context = this.bufs.get("context", N * H, sh); // [B, T, H]
     bmm(heads(context, B, T, nh, d), perHead(this.probsUsed, B, nh, T, T), v); // context[b, h] [T, d] = P [T, T] · v [T, d]
-    const y = this.dense.forwardNoBias(context, N, sh); // [B, T, H]
+    return this.outputBlock(context, x, N, ctx);
+  }
+
+  /** BertSelfOutput: out [N, H] = LayerNorm(dropout(dense(context [N, H])) + x [N, H]), for any N rows. */
+  outputBlock(context: Float32Array, x: Float32Array, N: number, ctx: Ctx): Float32Array {
+    const sh = ctx.shared === true;
+    const y = this.dense.forwardNoBias(context, N, sh); // [N, H]
     return this.norm.forwardResidual(y, this.dense.bias.data, x, this.hiddenDropout.arm(ctx), N, sh);
   }
 

@@ -16,6 +16,7 @@ import { initBertParams } from "./init.js";
 import { Layer } from "./layer.js";
 import { Linear } from "./linear.js";
 import { MlmHead } from "./mlm-head.js";
+import { PackedInference } from "./packed-inference.js";
 import type { Param } from "./param.js";
 import { Pooler } from "./pooler.js";
 
@@ -249,6 +250,7 @@ export class BertForSequenceClassification {
   private logits: Float32Array = new Float32Array(0);
   private count = 0;
   private B = 0;
+  private fast: PackedInference | undefined;
 
   /** `init: false` skips the random initialisation (all zeros) when weights will be loaded next. */
   constructor(config: BertConfig, opts: { seed?: number; numLabels?: number; init?: boolean } = {}) {
@@ -303,6 +305,16 @@ export class BertForSequenceClassification {
       }
     }
     return { logits: this.logits, loss, attentions: out.attentions };
+  }
+
+  /**
+   * Inference-only logits [B, L]: forward's with train false, to fp32 rounding, by the fast path of
+   * packed-inference.ts (padding skipped, the last layer for [CLS] alone); a view valid until the next call.
+   */
+  predictLogits(batch: Batch): Float32Array {
+    checkBatch(batch, this.config);
+    this.fast ??= new PackedInference(this);
+    return this.fast.logits(batch) ?? this.forward(batch, { train: false }).logits;
   }
 
   /** Accumulates d(mean loss)/d(param) into every Param.grad (after a forward with labels). */

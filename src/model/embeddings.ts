@@ -43,6 +43,34 @@ export class Embeddings {
       H = this.config.hidden_size,
       N = B * T;
     const sum = this.bufs.get("sum", N * H);
+    this.sum(ids, types, sum, B, T);
+    this.ids = ids;
+    this.types = types;
+    this.B = B;
+    this.T = T;
+    const normed = this.norm.forward(sum, N);
+    return this.dropout.forward(normed, normed, N * H, ctx);
+  }
+
+  /**
+   * Inference only: out [N, H] for packed tokens, where `runs` cut ids and types [N] into consecutive
+   * runs of n sequences of T tokens each (positions count from 0 in every sequence); no dropout.
+   */
+  forwardRuns(ids: Int32Array, types: Int32Array, runs: readonly { n: number; T: number }[]): Float32Array {
+    const H = this.config.hidden_size,
+      N = runs.reduce((s, r) => s + r.n * r.T, 0);
+    const sum = this.bufs.get("sum", N * H);
+    let r0 = 0;
+    for (const { n, T } of runs) {
+      const r1 = r0 + n * T;
+      this.sum(ids.subarray(r0, r1), types.subarray(r0, r1), sum.subarray(r0 * H, r1 * H), n, T);
+      r0 = r1;
+    }
+    return this.norm.forward(sum, N);
+  }
+
+  /** sum [B*T, H] = word[ids] + position[t] + tokenType[types]; a batch the tables cannot index is a UserError. */
+  private sum(ids: Int32Array, types: Int32Array, sum: Float32Array, B: number, T: number): void {
     try {
       addon().embeddingsForward(
         this.word.data,
@@ -53,7 +81,7 @@ export class Embeddings {
         sum,
         B,
         T,
-        H,
+        this.config.hidden_size,
       );
     } catch (err) {
       if (err instanceof RangeError)
@@ -62,12 +90,6 @@ export class Embeddings {
         });
       throw err;
     }
-    this.ids = ids;
-    this.types = types;
-    this.B = B;
-    this.T = T;
-    const normed = this.norm.forward(sum, N);
-    return this.dropout.forward(normed, normed, N * H, ctx);
   }
 
   /**

@@ -51,11 +51,18 @@ export class Layer {
    * are common to all layers: x is last read before this layer's final LayerNorm overwrites it.
    */
   forward(x: Float32Array, maskBias: Float32Array, ctx: Ctx, keepProbs = false): Float32Array {
-    const N = ctx.B * ctx.T,
-      I = this.I,
+    const a = this.attention.forward(x, maskBias, ctx, keepProbs); // [N, H]
+    return this.feedForward(a, ctx.B * ctx.T, ctx);
+  }
+
+  /**
+   * The feed-forward block on the attention block's output a [N, H] (any N rows: the inference fast path
+   * runs it on the [CLS] rows alone): out [N, H] = LayerNorm(dropout(dense(GELU(intermediate(a)))) + a).
+   */
+  feedForward(a: Float32Array, N: number, ctx: Ctx): Float32Array {
+    const I = this.I,
       sh = ctx.shared === true;
     this.n = N;
-    const a = this.attention.forward(x, maskBias, ctx, keepProbs); // [N, H]
     this.inter = this.intermediate.forwardNoBias(a, N, sh); // [N, I], before its bias
     const g = this.bufs.get("gelu", N * I, sh); // [N, I]
     // inter += bias (kept for backward unless shared: inference), g = GELU(inter), in one pass

@@ -93,6 +93,19 @@ export class Linear {
     return y;
   }
 
+  /**
+   * Inference only (backward does not apply): y [N, count] = x [N, in] · W[from : from+count]ᵀ + b[from : from+count],
+   * the outputs from..from+count-1 alone (the last encoder layer's keys and values without its queries), into `y`.
+   */
+  forwardOutputs(x: Float32Array, N: number, from: number, count: number, y: Float32Array): Float32Array {
+    if (from < 0 || count < 1 || from + count > this.outFeatures)
+      throw new Error(`outputs ${from}..${from + count - 1} are outside 0..${this.outFeatures - 1}`);
+    addon().fillRows(y, this.bias.data.subarray(from, from + count), N, count);
+    this.multiply(x, N, 0, this.inFeatures, y, 1, from, count);
+    return y;
+  }
+
+  /** y [N, count] (+)= x · W[from : from+count]ᵀ; the whole weight by default. */
   private multiply(
     x: Float32Array,
     N: number,
@@ -100,9 +113,11 @@ export class Linear {
     ldx: number,
     y: Float32Array,
     beta: number,
+    from = 0,
+    count = this.outFeatures,
   ): void {
     const I = this.inFeatures,
-      O = this.outFeatures;
+      O = count;
     this.x = x;
     this.xOff = xOff;
     this.ldx = ldx;
@@ -110,16 +125,17 @@ export class Linear {
     if (this.bf16 && xOff === 0 && ldx === I) {
       const k = addon();
       if (this.wStale) {
-        if (this.wBf16.length !== O * I) this.wBf16 = new Uint16Array(O * I);
-        k.toBf16(this.weight.data, this.wBf16, O * I);
+        const all = this.outFeatures * I;
+        if (this.wBf16.length !== all) this.wBf16 = new Uint16Array(all);
+        k.toBf16(this.weight.data, this.wBf16, all);
         this.wStale = false;
       }
       if (this.xBf16.length < N * I) this.xBf16 = new Uint16Array(N * I);
       k.toBf16(x, this.xBf16, N * I);
-      k.gemmBf16(false, true, N, O, I, 1, this.xBf16, 0, I, this.wBf16, 0, I, beta, y, 0, O); // [N, O] = [N, I] · [I, O]
+      k.gemmBf16(false, true, N, O, I, 1, this.xBf16, 0, I, this.wBf16, from * I, I, beta, y, 0, O); // [N, O] = [N, I] · [I, O]
       return;
     }
-    bmm(mat(y, N, O), mat(x, N, I, xOff, ldx), t(mat(this.weight.data, O, I)), 1, beta); // [N, O] = [N, I] · [I, O]
+    bmm(mat(y, N, O), mat(x, N, I, xOff, ldx), t(mat(this.weight.data, O, I, from * I)), 1, beta); // [N, O] = [N, I] · [I, O]
   }
 
   /**

@@ -40,13 +40,13 @@ export function heads(
   return { data, rows: T, cols: d, off, ld, s1: T * ld, s2: d, n1: B, n2: nh, trans: false };
 }
 
-/** [B, nh, T, Tk] as B × nh matrices [T, Tk]. */
-export function perHead(data: Float32Array, B: number, nh: number, T: number, Tk: number): MatView {
+/** [B, nh, T, Tk] (from `off`) as B × nh matrices [T, Tk]. */
+export function perHead(data: Float32Array, B: number, nh: number, T: number, Tk: number, off = 0): MatView {
   return {
     data,
     rows: T,
     cols: Tk,
-    off: 0,
+    off,
     ld: Tk,
     s1: nh * T * Tk,
     s2: T * Tk,

@@ -75,6 +75,9 @@ test("logits, attention probabilities, loss, gradients and AdamW steps agree wit
       const { logits } = model.forward({ ...b1, labels: undefined }, { train: false });
       const lg = maxAbsDiff(logits, await exp.readF32("logits"));
       assert.ok(lg.diff < 1e-4, `logits differ by ${lg.diff}`);
+      // The inference fast path (packed tokens, last layer for [CLS] alone) gives torch's logits too.
+      const fast = maxAbsDiff(model.predictLogits(b1), await exp.readF32("logits"));
+      assert.ok(fast.diff < 1e-4, `predictLogits differ by ${fast.diff}`);
       // output_attentions=True: every layer's probabilities, padded rows included, as `gotune attention` shows.
       const { attentions } = model.forward(
         { ...b1, labels: undefined },
