@@ -15,6 +15,7 @@ import { Embeddings } from "./embeddings.js";
 import { initBertParams } from "./init.js";
 import { Layer } from "./layer.js";
 import { Linear } from "./linear.js";
+import { CrossEntropy, IGNORE_INDEX } from "./loss.js";
 import { MlmHead } from "./mlm-head.js";
 import { PackedInference } from "./packed-inference.js";
 import type { Param } from "./param.js";
@@ -246,9 +247,8 @@ export class BertForSequenceClassification {
   readonly classifier: Linear;
   private readonly dropout: Dropout;
   private readonly bufs = new Buffers();
-  private labels: Int32Array | undefined;
+  private readonly loss: CrossEntropy;
   private logits: Float32Array = new Float32Array(0);
-  private count = 0;
   private B = 0;
   private fast: PackedInference | undefined;
 
@@ -259,6 +259,7 @@ export class BertForSequenceClassification {
     this.bert = new BertModel(config, { prefix: "bert", init: false });
     this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob);
     this.classifier = new Linear("classifier", config.hidden_size, this.numLabels);
+    this.loss = new CrossEntropy(`labels are 0..${this.numLabels - 1}`);
     if (opts.init !== false) initBertParams(this.params(), config, new Rng(opts.seed ?? 0));
   }
 
@@ -293,17 +294,7 @@ export class BertForSequenceClassification {
     const dropped = this.dropout.forward(pooled, x, B * H, ctx);
     this.logits = this.classifier.forward(dropped, B); // [B, L]
     this.B = B;
-    this.labels = batch.labels;
-    let loss: number | undefined;
-    if (batch.labels) {
-      try {
-        [loss, this.count] = addon().crossEntropyForward(this.logits, batch.labels, B, L);
-      } catch (err) {
-        if (err instanceof RangeError)
-          throw new UserError(`bad label: ${err.message}`, { hint: `labels are 0..${L - 1}` });
-        throw err;
-      }
-    }
+    const loss = this.loss.forward(this.logits, batch.labels, B, L)?.loss;
     return { logits: this.logits, loss, attentions: out.attentions };
   }
 
@@ -319,14 +310,13 @@ export class BertForSequenceClassification {
 
   /** Accumulates d(mean loss)/d(param) into every Param.grad (after a forward with labels). */
   backward(): void {
-    if (!this.labels) throw new Error("backward() needs a forward pass with batch.labels");
+    this.loss.assertLabels();
     this.bert.assertTrained();
     const B = this.B,
       H = this.config.hidden_size,
-      L = this.numLabels,
-      a = addon();
+      L = this.numLabels;
     const dLogits = this.bert.scratch.get("dLogits", B * L);
-    a.crossEntropyBackward(this.logits, this.labels, dLogits, B, L, this.count ? 1 / this.count : 0);
+    this.loss.backward(this.logits, dLogits);
     const dDropped = this.bert.scratch.get("dClassifierIn", B * H);
     this.classifier.backward(dLogits, dDropped);
     const dPooled = this.dropout.backward(dDropped, dDropped, B * H);
@@ -340,15 +330,26 @@ export class BertForSequenceClassification {
   }
 }
 
-/** BertModel (no pooler) + the MLM head tied to the word embeddings; loss over labels != -100. */
+// Rows the masked-only head decodes are rounded up to a multiple of this, so its buffers keep their size.
+const ROW_BUCKET = 64;
+
+/**
+ * BertModel (no pooler) + the MLM head tied to the word embeddings; loss over labels != -100. The head
+ * runs on every token (`forward`) or on the labelled tokens alone (`forwardMasked`); `backward` follows
+ * whichever ran last.
+ */
 export class BertForMaskedLM {
   readonly config: BertConfig;
   readonly bert: BertModel;
   readonly head: MlmHead;
-  private labels: Int32Array | undefined;
+  private readonly loss = new CrossEntropy("MLM labels are token ids or -100");
+  private readonly bufs = new Buffers();
   private logits: Float32Array = new Float32Array(0);
-  private count = 0;
   private N = 0;
+  /** The labelled token rows the last forwardMasked decoded, in order; undefined after a full forward. */
+  private rows: Int32Array | undefined;
+  private compact = new Int32Array(0); // [m]: their labels, then IGNORE_INDEX
+  private m = 0;
 
   /** `init: false` skips the random initialisation (all zeros) when weights will be loaded next. */
   constructor(config: BertConfig, opts: { seed?: number; init?: boolean } = {}) {
@@ -384,38 +385,74 @@ export class BertForMaskedLM {
     const out = this.bert.forward(batch, opts);
     this.logits = this.head.forward(out.lastHidden, N);
     this.N = N;
-    this.labels = batch.labels;
-    let loss: number | undefined;
-    if (batch.labels) {
-      try {
-        [loss, this.count] = addon().crossEntropyForward(this.logits, batch.labels, N, V);
-      } catch (err) {
-        if (err instanceof RangeError)
-          throw new UserError(`bad label: ${err.message}`, { hint: "MLM labels are token ids or -100" });
-        throw err;
-      }
-    }
+    this.rows = undefined;
+    const loss = this.loss.forward(this.logits, batch.labels, N, V)?.loss;
     return { logits: this.logits, loss, attentions: out.attentions };
+  }
+
+  /**
+   * The encoder on the whole batch, the head only on the tokens whose label [B*T] is not -100: the loss
+   * ignores every other row, so it equals forward's at a fraction of the head's cost. logits [m, V], row r
+   * for token rows[r] (m is the labelled count rounded up to 64; rows past it are zero and ignored);
+   * loss = their mean cross-entropy over `count` tokens. Labels are required.
+   */
+  forwardMasked(
+    batch: Batch,
+    opts: ForwardOptions,
+  ): { logits: Float32Array; rows: Int32Array; loss: number; count: number } {
+    const labels = batch.labels;
+    const N = batch.batchSize * batch.seqLen;
+    if (!labels || labels.length !== N)
+      throw new UserError(`an MLM batch needs one label per token (${N}), got ${labels?.length ?? 0}`);
+    const { hidden_size: H, vocab_size: V } = this.config;
+    let chosen = 0;
+    for (let i = 0; i < N; i++) if (labels[i] !== IGNORE_INDEX) chosen++;
+    const m = Math.max(ROW_BUCKET, Math.ceil(chosen / ROW_BUCKET) * ROW_BUCKET);
+    const rows = this.rows?.length === chosen ? this.rows : new Int32Array(chosen);
+    if (this.compact.length !== m) this.compact = new Int32Array(m);
+    this.compact.fill(IGNORE_INDEX);
+    for (let i = 0, r = 0; i < N; i++)
+      if (labels[i] !== IGNORE_INDEX) {
+        rows[r] = i;
+        this.compact[r++] = labels[i]!;
+      }
+    const { lastHidden } = this.bert.forward(batch, opts); // [N, H]
+    const picked = this.bufs.get("picked", m * H); // [m, H]: the labelled rows, then zeros
+    picked.fill(0, chosen * H);
+    for (let r = 0; r < chosen; r++) {
+      const i = rows[r]!;
+      picked.set(lastHidden.subarray(i * H, (i + 1) * H), r * H);
+    }
+    this.logits = this.head.forward(picked, m);
+    this.N = N;
+    this.m = m;
+    this.rows = rows;
+    const { loss, count } = this.loss.forward(this.logits, this.compact, m, V)!;
+    return { logits: this.logits, rows, loss, count };
   }
 
   /** Accumulates gradients; the logits buffer becomes d(loss)/d(logits) (no second [N, V] buffer). */
   backward(): void {
-    if (!this.labels) throw new Error("backward() needs a forward pass with batch.labels");
+    this.loss.assertLabels();
     this.bert.assertTrained();
     const N = this.N,
-      H = this.config.hidden_size,
-      V = this.config.vocab_size;
-    addon().crossEntropyBackward(
-      this.logits,
-      this.labels,
-      this.logits,
-      N,
-      V,
-      this.count ? 1 / this.count : 0,
-    );
-    const dHidden = this.bert.scratch.get("dTop", N * H);
-    this.head.backward(this.logits, dHidden);
-    this.bert.markWordGradDense();
+      H = this.config.hidden_size;
+    this.loss.backward(this.logits, this.logits);
+    const rows = this.rows;
+    if (!rows) {
+      const dHidden = this.bert.scratch.get("dTop", N * H);
+      this.head.backward(this.logits, dHidden);
+      this.bert.markWordGradDense();
+      this.bert.backward({ lastHidden: dHidden });
+      return;
+    }
+    // The head's input gradient [m, H], scattered back to the labelled rows of dHidden [N, H].
+    const dPicked = this.bufs.get("dPicked", this.m * H);
+    this.head.backward(this.logits, dPicked);
+    const dHidden = this.bufs.get("dHidden", N * H);
+    dHidden.fill(0);
+    for (let r = 0; r < rows.length; r++) dHidden.set(dPicked.subarray(r * H, (r + 1) * H), rows[r]! * H);
+    this.bert.markWordGradDense(); // the tied decoder's gradient reaches every row
     this.bert.backward({ lastHidden: dHidden });
   }
 

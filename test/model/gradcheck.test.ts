@@ -255,18 +255,23 @@ test("BertForSequenceClassification: every parameter, through pooler and classif
   checkParams(model.params(), loss, rng);
 });
 
-test("BertForMaskedLM: every parameter, with the decoder tied to the word embeddings", () => {
-  const rng = new Rng(15);
+/** A randomised tiny BertForMaskedLM and a B x T batch labelled at the given [token row, label] pairs. */
+function maskedLM(seed: number, B: number, T: number, labelled: [number, number][]) {
+  const rng = new Rng(seed);
   const config = tiny();
-  const model = new BertForMaskedLM(config, { seed: 16 });
-  randomize(model.params(), config, 16);
-  const B = 2,
-    T = 4;
+  const model = new BertForMaskedLM(config, { seed: seed + 1 });
+  randomize(model.params(), config, seed + 1);
   const labels = new Int32Array(B * T).fill(-100);
-  labels[1] = 5;
-  labels[4] = 0;
-  labels[6] = 17;
-  const batch = batchOf(config, B, T, rng, labels);
+  for (const [i, l] of labelled) labels[i] = l;
+  return { rng, config, model, batch: batchOf(config, B, T, rng, labels) };
+}
+
+test("BertForMaskedLM: every parameter, with the decoder tied to the word embeddings", () => {
+  const { rng, model, batch } = maskedLM(15, 2, 4, [
+    [1, 5],
+    [4, 0],
+    [6, 17],
+  ]);
   const loss = () => model.forward(batch, { train: true }).loss!;
   model.zeroGrad();
   loss();
@@ -274,6 +279,27 @@ test("BertForMaskedLM: every parameter, with the decoder tied to the word embedd
   const word = model.params()[0];
   assert.equal(word.touchedRows, undefined, "the tied decoder makes the word gradient dense");
   // The padding row feeds the decoder (its logit for token 0), so it has a gradient there: check all rows.
+  checkParams(model.params(), loss, rng);
+});
+
+test("BertForMaskedLM.forwardMasked: the head on the labelled rows alone, every parameter", () => {
+  const { rng, config, model, batch } = maskedLM(21, 2, 5, [
+    [1, 5],
+    [3, 0],
+    [7, 17],
+    [9, 22],
+  ]);
+  const out = model.forwardMasked(batch, { train: true });
+  assert.deepEqual([...out.rows], [1, 3, 7, 9]);
+  assert.equal(out.count, 4);
+  assert.equal(out.logits.length % config.vocab_size, 0);
+  const full = model.forward(batch, { train: true }).loss!;
+  assert.ok(Math.abs(out.loss - full) < 1e-5, `masked ${out.loss} vs full ${full}`);
+  const loss = () => model.forwardMasked(batch, { train: true }).loss;
+  model.zeroGrad();
+  loss();
+  model.backward();
+  assert.equal(model.params()[0].touchedRows, undefined, "the tied decoder makes the word gradient dense");
   checkParams(model.params(), loss, rng);
 });
 
