@@ -1,209 +1,43 @@
 /**
  * Masked-language-model pre-training of a compact BERT with its own WordPiece vocabulary, on the train
  * split's unlabelled text: the offline stand-in for a downloaded pre-trained model. The run is the shared
- * training loop (trainer.ts) over MlmTask and MlmData; the result is a Hugging Face folder (config.json,
+ * training loop (train/trainer.ts) over MlmTask (train/mlm-task.ts) and MlmData (train/mlm-data.ts),
+ * planned against a time budget (train/plan.ts); the result is a Hugging Face folder (config.json,
  * model.safetensors with bert.* and cls.predictions.*, tokenizer files) that `gotune train` fine-tunes.
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { buildCorpus, type Corpus, type CorpusOptions, corpusSummary } from "../data/corpus.js";
-import { type Figure, VL_CONFIG, vegaLiteFigure } from "../figures/render.js";
+import { pretrainLossFigure } from "../figures/pretrain-loss.js";
 import { saveModelFolder } from "../hf/model-folder.js";
-import { BERT_SPECIALS } from "../hf/tokenizer.js";
+import type { BertTokenizer } from "../hf/tokenizer.js";
 import { writeTokenizerFiles } from "../hf/tokenizer-files.js";
 import { trainVocabulary, vocabularyCounter } from "../hf/vocabulary.js";
-import { TRAIN_SPECIALS } from "../hf/wordpiece-trainer.js";
 import { type Batch, BertForMaskedLM } from "../model/bert.js";
-import { Buffers } from "../model/buffers.js";
 import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
-import type { Param } from "../model/param.js";
-import { addon, usableDtype } from "../native/index.js";
-import { collate, epochSeed, lengthGroupedIndices, shuffledIndices } from "../train/batching.js";
+import { usableDtype } from "../native/index.js";
 import { listCheckpoints } from "../train/checkpoint.js";
-import {
-  buildSequences,
-  IGNORE,
-  MlmCollator,
-  type MlmTokens,
-  type Packing,
-  paddingShare,
-} from "../train/mlm-collator.js";
+import { MlmCollator, type MlmTokens, type Packing } from "../train/mlm-collator.js";
+import { corpusSequences, heldOutBatches, MlmData, mlmTokens } from "../train/mlm-data.js";
+import { MlmTask } from "../train/mlm-task.js";
+import { budgetSpent, readPlan, stepsThatFit, timeStep, writePlan } from "../train/plan.js";
 import { evalRecords, readRunLog, trainRecords, writeRunLog } from "../train/run-log.js";
-import { type TrainData, type TrainTask, trainLoop } from "../train/trainer.js";
+import { type TrainResult, trainLoop } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
 import { ensureWritableDir, writeFileAtomic } from "../util/fsx.js";
-import { progress } from "../util/progress.js";
-import { Rng } from "../util/rng.js";
 
-// Rows decoded per batch are rounded up to a multiple of this, so the head's buffers keep their size.
-const ROW_BUCKET = 64;
-
-/**
- * One MLM training step on BertForMaskedLM. With `maskedOnly` (the default) the head (transform and the
- * decoder over the vocabulary) runs on the chosen positions alone: the loss ignores every other row, so
- * the result is the same as the full head's, at about a seventh of the head's cost.
- */
-export class MlmTask implements TrainTask<Batch> {
-  private readonly bufs = new Buffers();
-  private rows = new Int32Array(0);
-  private compact = new Int32Array(0);
-
-  constructor(
-    readonly model: BertForMaskedLM,
-    readonly maskedOnly = true,
-  ) {}
-
-  params(): Param[] {
-    return this.model.params();
-  }
-
-  zeroGrad(): void {
-    this.model.zeroGrad();
-  }
-
-  setDropoutSeed(seed: number): void {
-    this.model.setDropoutSeed(seed);
-  }
-
-  /** Forward (training mode) and backward on a batch with MLM labels; returns the mean loss. */
-  step(batch: Batch): number {
-    if (!this.maskedOnly) {
-      const { loss } = this.model.forward(batch, { train: true });
-      this.model.backward();
-      return loss!;
-    }
-    const { loss, count, m } = this.forwardMasked(batch, true);
-    const a = addon();
-    const { hidden_size: H, vocab_size: V } = this.model.config;
-    const dl = this.lastLogits; // becomes d(loss)/d(logits) in place
-    a.crossEntropyBackward(dl, this.compact, dl, m, V, count ? 1 / count : 0);
-    const dPicked = this.bufs.get("dPicked", m * H);
-    this.model.head.backward(dl, dPicked);
-    const N = batch.batchSize * batch.seqLen;
-    const dHidden = this.bufs.get("dHidden", N * H);
-    dHidden.fill(0);
-    for (let r = 0; r < this.rows.length; r++)
-      dHidden.set(dPicked.subarray(r * H, (r + 1) * H), this.rows[r]! * H);
-    this.model.bert.markWordGradDense(); // the tied decoder's gradient reaches every row
-    this.model.bert.backward({ lastHidden: dHidden });
-    return loss;
-  }
-
-  /** The mean MLM loss of a batch in evaluation mode (no dropout, no gradients). */
-  evalLoss(batch: Batch): { loss: number; count: number } {
-    const { loss, count } = this.forwardMasked(batch, false);
-    return { loss, count };
-  }
-
-  private lastLogits: Float32Array = new Float32Array(0);
-
-  /** Encoder on the whole batch, head on the chosen rows (padded to a bucket with ignored rows). */
-  private forwardMasked(batch: Batch, train: boolean): { loss: number; count: number; m: number } {
-    const labels = batch.labels;
-    const N = batch.batchSize * batch.seqLen;
-    if (!labels || labels.length !== N)
-      throw new UserError(`an MLM batch needs one label per token (${N}), got ${labels?.length ?? 0}`);
-    const { hidden_size: H, vocab_size: V } = this.model.config;
-    let chosen = 0;
-    for (let i = 0; i < N; i++) if (labels[i] !== IGNORE) chosen++;
-    const m = Math.max(ROW_BUCKET, Math.ceil(chosen / ROW_BUCKET) * ROW_BUCKET);
-    if (this.rows.length !== chosen) this.rows = new Int32Array(chosen);
-    if (this.compact.length !== m) this.compact = new Int32Array(m);
-    this.compact.fill(IGNORE);
-    for (let i = 0, r = 0; i < N; i++)
-      if (labels[i] !== IGNORE) {
-        this.rows[r] = i;
-        this.compact[r++] = labels[i]!;
-      }
-    const { lastHidden } = this.model.bert.forward(batch, { train });
-    const picked = this.bufs.get("picked", m * H);
-    picked.fill(0, chosen * H);
-    for (let r = 0; r < chosen; r++) {
-      const i = this.rows[r]!;
-      picked.set(lastHidden.subarray(i * H, (i + 1) * H), r * H);
-    }
-    this.lastLogits = this.model.head.forward(picked, m);
-    let loss: number;
-    let count: number;
-    try {
-      [loss, count] = addon().crossEntropyForward(this.lastLogits, this.compact, m, V);
-    } catch (err) {
-      if (err instanceof RangeError)
-        throw new UserError(`bad label: ${err.message}`, { hint: "MLM labels are token ids or -100" });
-      throw err;
-    }
-    return { loss, count, m };
-  }
-}
-
-/** Options of MlmData. */
-export interface MlmDataOptions {
-  batchSize: number;
-  seed: number;
-  /** Length-grouped order (LengthGroupedSampler) instead of a plain shuffle. */
-  groupByLength: boolean;
-}
-
-/**
- * Sequences as the trainer's data: each pass over the corpus its own seeded order, each batch padded to
- * its longest sequence and masked from a seed of its global position, so any batch can be rebuilt alone
- * (a resumed run draws the same masks). `stepsPerEpoch` may differ from a pass's batches (a time budget
- * plans fewer steps, or several passes as one); batch k of the run is batch k mod passSteps of pass k div passSteps.
- */
-export class MlmData implements TrainData<Batch> {
-  readonly stepsPerPass: number;
-  readonly stepsPerEpoch: number;
-  private readonly lengths: Int32Array;
-  private cached: { pass: number; order: number[] } | undefined;
-
-  constructor(
-    readonly seqs: readonly Int32Array[],
-    readonly collator: MlmCollator,
-    readonly opts: MlmDataOptions,
-    stepsPerEpoch?: number,
-  ) {
-    if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0))
-      throw new UserError(`batch size ${opts.batchSize} is not a whole number above 0`);
-    this.lengths = Int32Array.from(seqs, (s) => s.length);
-    this.stepsPerPass = Math.ceil(seqs.length / opts.batchSize);
-    this.stepsPerEpoch = stepsPerEpoch ?? this.stepsPerPass;
-  }
-
-  /** The order of the sequences in pass `pass` (0-based). */
-  order(pass: number): number[] {
-    if (this.cached?.pass !== pass) {
-      const rng = new Rng(epochSeed(this.opts.seed, pass));
-      const order = this.opts.groupByLength
-        ? lengthGroupedIndices(this.lengths, this.opts.batchSize, rng)
-        : shuffledIndices(this.seqs.length, rng);
-      this.cached = { pass, order };
-    }
-    return this.cached.order;
-  }
-
-  /** Batch `k` of the run (0-based over all epochs), masked. */
-  batchAt(k: number): Batch {
-    const pass = Math.floor(k / this.stepsPerPass);
-    const j = k % this.stepsPerPass;
-    const B = this.opts.batchSize;
-    const idx = this.order(pass).slice(j * B, (j + 1) * B);
-    const batch = collate(this.seqs, idx, this.collator.tokens.padId);
-    return this.collator.mask(batch, new Rng(epochSeed(this.opts.seed ^ 0x2545f491, k)));
-  }
-
-  *batches(epoch: number, from: number): Iterable<Batch> {
-    for (let i = from; i < this.stepsPerEpoch; i++) yield this.batchAt(epoch * this.stepsPerEpoch + i);
-  }
-
-  size(batch: Batch): number {
-    return batch.batchSize;
-  }
-
-  /** The share of token slots that are padding over one pass. */
-  paddingShare(pass = 0): number {
-    return paddingShare(this.lengths, this.order(pass), this.opts.batchSize);
-  }
-}
+/** What a pre-training run writes into its folder, besides the model and tokenizer files. */
+export const PRETRAIN_FILES = {
+  /** The summary (PretrainSummary). */
+  summary: "pretrain.json",
+  /** The JSONL run log: corpus, vocabulary and sequences, every step, the held-out curve, the summary. */
+  log: "pretrain_log.jsonl",
+  /** The loss figure, as .svg and .png. */
+  lossFigure: join("figures", "pretrain_loss"),
+  /** Checkpoints of an interrupted run (gone once a run finishes), with the run's plan. */
+  checkpoints: "checkpoints",
+  plan: join("checkpoints", "plan.json"),
+} as const;
 
 /** What `gotune pretrain` does, flag by flag. */
 export interface PretrainOptions {
@@ -279,22 +113,6 @@ export interface PretrainSummary {
   examples_per_s: number;
 }
 
-const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
-const HELD_OUT_MAX = 512;
-const EVALS = 10;
-
-/** The MLM loss of held-out batches (evaluation mode), weighted by their chosen tokens. */
-function heldOutLoss(task: MlmTask, batches: readonly Batch[]): number {
-  let sum = 0;
-  let n = 0;
-  for (const b of batches) {
-    const { loss, count } = task.evalLoss(b);
-    sum += loss * count;
-    n += count;
-  }
-  return n ? sum / n : Number.NaN;
-}
-
 function checkOptions(o: PretrainOptions): void {
   if (!(o.preset in BERT_PRESETS))
     throw new UserError(`unknown --preset ${o.preset}`, {
@@ -319,155 +137,64 @@ function checkOptions(o: PretrainOptions): void {
     );
 }
 
+/** Held-out evaluations a run makes (besides the one before training and the one at its end). */
+const EVALS = 10;
+
+/** A point of the held-out curve. */
+type CurvePoint = { step: number; loss: number };
+
 /** Runs the whole pre-training and writes the model folder, log, figure and summary into `opts.out`. */
 export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> {
   const start = opts.startedAt ?? performance.now();
   const log = opts.log ?? ((l: string) => process.stderr.write(`gotune: ${l}\n`));
-  const secs = (ms: number) => (ms / 1000).toFixed(1);
   checkOptions(opts);
   await ensureWritableDir(opts.out);
+  const file = (name: string) => join(opts.out, name);
 
+  // The corpus, its vocabulary, its sequences and the model.
   const corpus = await buildCorpus(opts.corpus);
   log(corpusSummary(corpus.counts));
-
-  // The vocabulary, as `gotune train-vocab` trains it, on this corpus only.
-  const counter = vocabularyCounter();
-  for (const t of corpus.texts) counter.add(t);
-  const tok = trainVocabulary(counter, {
-    vocabSize: opts.vocabSize,
-    minFrequency: opts.minFrequency,
-    modelMaxLength: opts.maxPositions,
-    label: "pretrain: vocabulary",
-  });
-  log(`vocabulary: ${tok.vocabSize} WordPiece tokens from ${counter.counts.size} distinct words`);
-
-  // Texts in a seeded order, so packing puts unrelated texts side by side.
-  const rng = new Rng(opts.seed);
-  const texts = rng.shuffle([...corpus.texts]);
-  const enc = progress("pretrain: tokenising", texts.length);
-  const ids = texts.map((t) => {
-    enc.tick();
-    return Int32Array.from(tok.encodeIds(t));
-  });
-  enc.done();
-  const id = (t: string) => tok.tokenToId(t)!;
-  const tokens: MlmTokens = {
-    vocabSize: tok.vocabSize,
-    maskId: id(BERT_SPECIALS.mask),
-    padId: tok.padId,
-    clsId: id(BERT_SPECIALS.cls),
-    sepId: id(BERT_SPECIALS.sep),
-    specialIds: TRAIN_SPECIALS.map(id),
-  };
-  const all = buildSequences(ids, tokens, opts.maxLength, opts.packing);
-  const nHeld = all.length >= 800 ? Math.min(HELD_OUT_MAX, Math.floor(all.length / 100)) : 0;
-  const held = all.slice(0, nHeld);
-  const seqs = all.slice(nHeld);
+  const tok = corpusVocabulary(corpus, opts, log);
+  const tokens = mlmTokens(tok);
+  const { train: seqs, heldOut } = corpusSequences(corpus.texts, tok, tokens, opts);
   const collator = new MlmCollator(tokens, opts.mlmProbability);
-  const heldBatches: Batch[] = [];
-  const heldRng = new Rng(opts.seed + 1);
-  for (let i = 0; i < held.length; i += opts.batchSize) {
-    const idx = Array.from({ length: Math.min(opts.batchSize, held.length - i) }, (_, k) => i + k);
-    heldBatches.push(collator.mask(collate(held, idx, tokens.padId), heldRng));
-  }
-
-  const config = makeConfig(
-    {
-      ...opts.shape,
-      vocab_size: tok.vocabSize,
-      max_position_embeddings: opts.maxPositions,
-      pad_token_id: tokens.padId,
-    },
-    opts.preset,
-  );
-  const model = new BertForMaskedLM(config, { seed: opts.seed });
+  const heldBatches = heldOutBatches(heldOut, collator, opts.batchSize, opts.seed + 1);
+  const model = new BertForMaskedLM(modelConfig(opts, tokens), { seed: opts.seed });
   if (opts.bf16) model.setDtype(usableDtype("bf16", log));
   const task = new MlmTask(model, opts.maskedOnly ?? true);
   const dataOpts = { batchSize: opts.batchSize, seed: opts.seed, groupByLength: opts.groupByLength };
   const probe = new MlmData(seqs, collator, dataOpts);
   const perPass = probe.stepsPerPass;
-  const meanTokens = seqs.reduce((s, q) => s + q.length, 0) / Math.max(1, seqs.length);
-  const padShare = probe.paddingShare();
+  const sequences = {
+    train: seqs.length,
+    held_out: heldOut.length,
+    mean_tokens: probe.meanTokens(),
+    padding_share: probe.paddingShare(),
+  };
   const nParams = model.params().reduce((s, p) => s + p.data.length, 0);
-  log(
-    `sequences: ${seqs.length} (${opts.packing === "pack" ? "packed" : "one text each"}, ${meanTokens.toFixed(1)} tokens on average, ` +
-      `${(padShare * 100).toFixed(1)}% padding${opts.groupByLength ? ", length-grouped" : ""}), ${nHeld} held out; ` +
-      `model ${config.num_hidden_layers}x${config.hidden_size}, ${(nParams / 1e6).toFixed(2)} M parameters`,
-  );
+  log(sequencesLine(opts, sequences, model.config, nParams));
   const prepMs = performance.now() - start;
 
-  // An interrupted run of the same command left a checkpoint: continue it, with the plan it made.
-  const ckDir = join(opts.out, "checkpoints");
-  const planFile = join(ckDir, "plan.json");
-  const logFile = join(opts.out, "pretrain_log.jsonl");
-  const runKey = {
-    texts: corpus.counts.texts,
-    characters: corpus.counts.characters,
-    vocab_size: tok.vocabSize,
-    sequences: seqs.length,
-    config: { ...config },
-    ...Object.fromEntries(
-      (
-        ["epochs", "batchSize", "lr", "warmupRatio", "weightDecay", "maxLength", "seed", "packing"] as const
-      ).map((k) => [k, opts[k]]),
-    ),
-    groupByLength: opts.groupByLength,
-    mlmProbability: opts.mlmProbability,
-    maxSteps: opts.maxSteps ?? null,
-  };
+  // The plan: the steps to run, and the held-out curve so far.
+  const ckDir = file(PRETRAIN_FILES.checkpoints);
+  const logFile = file(PRETRAIN_FILES.log);
   const resume = (await listCheckpoints(ckDir)).pop();
-  const curve: { step: number; loss: number }[] = [];
-  let planned = Math.min(opts.epochs * perPass, opts.maxSteps ?? Number.POSITIVE_INFINITY);
   const budgetMs = opts.timeBudgetMinutes === undefined ? undefined : opts.timeBudgetMinutes * 60_000;
-  let evalMs = 0;
-  if (resume) {
-    const saved = await fsp.readFile(planFile, "utf8").then(
-      (t) => JSON.parse(t) as { key: unknown; planned: number },
-      () => undefined,
-    );
-    if (!saved || JSON.stringify(saved.key) !== JSON.stringify(runKey))
-      throw new UserError("this folder holds an interrupted pre-training run with other data or options", {
-        file: ckDir,
-        hint: "run the same command again to resume it, or remove that folder to start afresh",
-      });
-    planned = saved.planned;
-    curve.push(...(await heldOutRecords(logFile, resume.step)));
-    log(`resuming from ${resume.dir} (step ${resume.step} of ${planned})`);
-  } else {
-    // The held-out loss before any training: the curve's start, and the cost of one evaluation.
-    const e0 = performance.now();
-    if (heldBatches.length) curve.push({ step: 0, loss: heldOutLoss(task, heldBatches) });
-    evalMs = performance.now() - e0;
-  }
+  const { planned, curve } = await planRun({
+    opts,
+    key: runKey(opts, corpus, tok, seqs.length, model.config),
+    resume,
+    task,
+    probe,
+    heldBatches,
+    budgetMs,
+    start,
+    log,
+  });
 
-  // With a budget, time a few steps (no update) and plan the steps that fit, so the schedule ends at 0.
-  let stepMs = 0;
-  if (budgetMs !== undefined && !resume) {
-    const probes = [0, 0.2, 0.4, 0.6, 0.8].map((f) => Math.floor(f * perPass));
-    const times: number[] = [];
-    for (const k of probes) {
-      const b = probe.batchAt(k);
-      const t0 = performance.now();
-      task.zeroGrad();
-      task.step(b);
-      times.push(performance.now() - t0);
-    }
-    task.zeroGrad();
-    stepMs = times.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, times.length - 1);
-    const reserveMs = 5000 + evalMs; // saving, the figure and the last evaluation
-    const left = budgetMs - (performance.now() - start) - reserveMs;
-    // A tenth spare: on a shared machine steps slow down, and a run cut short ends before its schedule does.
-    const fit = Math.floor((0.9 * left - EVALS * evalMs) / stepMs);
-    if (fit < planned) planned = Math.max(1, fit);
-    log(
-      `time budget ${opts.timeBudgetMinutes} min: ${secs(stepMs)} s a step here, ${planned} of ${opts.epochs * perPass} steps planned ` +
-        `(${(planned / perPass).toFixed(2)} passes)`,
-    );
-  }
-  if (!resume) await writeFileAtomic(planFile, `${JSON.stringify({ key: runKey, planned }, null, 2)}\n`);
+  // Training: the shared loop, evaluating EVALS times and stopping when the budget is spent.
   const fullEpochs = planned === opts.epochs * perPass;
   const data = new MlmData(seqs, collator, dataOpts, fullEpochs ? perPass : planned);
-
   const evalEvery = Math.max(1, Math.round(planned / EVALS));
   const stop = new AbortController();
   if (opts.signal?.aborted) stop.abort();
@@ -497,43 +224,35 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
     },
     onStep(step) {
       if (heldBatches.length && (step % evalEvery === 0 || step === planned))
-        curve.push({ step, loss: heldOutLoss(task, heldBatches) });
+        curve.push({ step, loss: task.heldOutLoss(heldBatches) });
       const now = performance.now();
       const took = now - last;
       last = now;
-      if (budgetMs !== undefined && step < planned) {
-        // Stop when the next step would overrun what is left once saving is set aside.
-        const left = budgetMs - (now - start) - 5000;
-        if (left < took) {
-          byBudget = true;
-          stop.abort();
-        }
+      if (budgetMs !== undefined && step < planned && budgetSpent(budgetMs, now - start, took)) {
+        byBudget = true;
+        stop.abort();
       }
     },
   });
   const trainMs = performance.now() - trainStart;
   if (heldBatches.length && curve[curve.length - 1]?.step !== result.globalStep)
-    curve.push({ step: result.globalStep, loss: heldOutLoss(task, heldBatches) });
-  log(
-    `${result.interrupted ? (byBudget ? "time budget spent: stopped" : "interrupted: stopped") : "done"} after ` +
-      `${result.globalStep} of ${planned} steps (${(result.globalStep / perPass).toFixed(2)} passes) in ${secs(trainMs)} s, ` +
-      `${result.examplesPerSecond.toFixed(1)} sequences/s` +
-      (curve.length
-        ? `; held-out MLM loss ${curve[0]!.loss.toFixed(3)} -> ${curve[curve.length - 1]!.loss.toFixed(3)}`
-        : ""),
-  );
+    curve.push({ step: result.globalStep, loss: task.heldOutLoss(heldBatches) });
+  log(doneLine(result, byBudget, planned, perPass, trainMs, curve));
 
+  // The model; a finished run (or one its budget ended) needs no checkpoint, one stopped by a signal
+  // keeps it to resume.
   await saveModelFolder(opts.out, model);
   await writeTokenizerFiles(opts.out, tok);
-  // A finished run (or one its budget ended) needs no checkpoint; one stopped by a signal keeps it to resume.
-  const resumable = result.interrupted && !byBudget;
-  if (resumable) log(`run the same command again to resume from step ${result.globalStep}`);
+  if (result.interrupted && !byBudget)
+    log(`run the same command again to resume from step ${result.globalStep}`);
   else await fsp.rm(ckDir, { recursive: true, force: true });
+
+  // The summary, the log in its final order, the figure.
   const summary: PretrainSummary = {
     corpus: corpus.counts,
     vocab_size: tok.vocabSize,
-    sequences: { train: seqs.length, held_out: nHeld, mean_tokens: meanTokens, padding_share: padShare },
-    config,
+    sequences,
+    config: model.config,
     parameters: nParams,
     steps: {
       planned,
@@ -542,22 +261,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
       passes: result.globalStep / perPass,
       stopped_by_budget: byBudget,
     },
-    options: {
-      preset: opts.preset,
-      epochs: opts.epochs,
-      batch_size: opts.batchSize,
-      lr: opts.lr,
-      warmup_ratio: opts.warmupRatio,
-      weight_decay: opts.weightDecay,
-      max_length: opts.maxLength,
-      mlm_probability: opts.mlmProbability,
-      seed: opts.seed,
-      packing: opts.packing,
-      group_by_length: opts.groupByLength,
-      time_budget_minutes: opts.timeBudgetMinutes ?? null,
-      max_steps: opts.maxSteps ?? null,
-      masked_only_head: opts.maskedOnly ?? true,
-    },
+    options: summaryOptions(opts),
     loss: {
       first_held_out: curve[0]?.loss ?? null,
       last_held_out: curve[curve.length - 1]?.loss ?? null,
@@ -572,16 +276,177 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
     examples_per_s: result.examplesPerSecond,
   };
   await finishLog(logFile, summary);
-  const fig = await lossFigure(logFile, curve, summary);
-  await writeFileAtomic(join(opts.out, "figures", `${fig.name}.svg`), fig.svg);
-  await writeFileAtomic(join(opts.out, "figures", `${fig.name}.png`), fig.png);
-  await writeFileAtomic(join(opts.out, "pretrain.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  const fig = await pretrainLossFigure(
+    trainRecords(await readRunLog(logFile)).map((r) => ({ step: r.step, loss: r.loss })),
+    curve,
+    {
+      layers: summary.config.num_hidden_layers,
+      hiddenSize: summary.config.hidden_size,
+      vocabSize: summary.config.vocab_size,
+      sequences: summary.sequences.train,
+      steps: summary.steps.done,
+      passes: summary.steps.passes,
+      trainingSeconds: summary.seconds.training,
+      mlmProbability: opts.mlmProbability,
+    },
+  );
+  await writeFileAtomic(file(`${PRETRAIN_FILES.lossFigure}.svg`), fig.svg);
+  await writeFileAtomic(file(`${PRETRAIN_FILES.lossFigure}.png`), fig.png);
+  await writeFileAtomic(file(PRETRAIN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
   summary.seconds.total = (performance.now() - start) / 1000;
   return summary;
 }
 
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+
+/**
+ * An interrupted run of the same command continues with the plan it made (and the curve it logged); a new
+ * run evaluates once (the curve's start, and the cost of an evaluation), fits its steps to the budget so
+ * the schedule ends at 0 inside it, and saves that plan.
+ */
+async function planRun(a: {
+  opts: PretrainOptions;
+  key: Record<string, unknown>;
+  resume: { dir: string; step: number } | undefined;
+  task: MlmTask;
+  probe: MlmData;
+  heldBatches: readonly Batch[];
+  budgetMs: number | undefined;
+  start: number;
+  log: (line: string) => void;
+}): Promise<{ planned: number; curve: CurvePoint[] }> {
+  const { opts, probe } = a;
+  const planFile = join(opts.out, PRETRAIN_FILES.plan);
+  const perPass = probe.stepsPerPass;
+  const curve: CurvePoint[] = [];
+  if (a.resume) {
+    const planned = await readPlan(planFile, a.key, join(opts.out, PRETRAIN_FILES.checkpoints));
+    curve.push(...(await heldOutRecords(join(opts.out, PRETRAIN_FILES.log), a.resume.step)));
+    a.log(`resuming from ${a.resume.dir} (step ${a.resume.step} of ${planned})`);
+    return { planned, curve };
+  }
+  let planned = Math.min(opts.epochs * perPass, opts.maxSteps ?? Number.POSITIVE_INFINITY);
+  const e0 = performance.now();
+  if (a.heldBatches.length) curve.push({ step: 0, loss: a.task.heldOutLoss(a.heldBatches) });
+  const evalMs = performance.now() - e0;
+  if (a.budgetMs !== undefined) {
+    const stepMs = timeStep(a.task, (k) => probe.batchAt(k), perPass);
+    const elapsedMs = performance.now() - a.start;
+    planned = stepsThatFit(planned, { budgetMs: a.budgetMs, elapsedMs, stepMs, evalMs, evals: EVALS });
+    a.log(
+      `time budget ${opts.timeBudgetMinutes} min: ${secs(stepMs)} s a step here, ${planned} of ${opts.epochs * perPass} steps planned ` +
+        `(${(planned / perPass).toFixed(2)} passes)`,
+    );
+  }
+  await writePlan(planFile, a.key, planned);
+  return { planned, curve };
+}
+
+/** The vocabulary, as `gotune train-vocab` trains it, on this corpus only. */
+function corpusVocabulary(corpus: Corpus, opts: PretrainOptions, log: (l: string) => void): BertTokenizer {
+  const counter = vocabularyCounter();
+  for (const t of corpus.texts) counter.add(t);
+  const tok = trainVocabulary(counter, {
+    vocabSize: opts.vocabSize,
+    minFrequency: opts.minFrequency,
+    modelMaxLength: opts.maxPositions,
+    label: "pretrain: vocabulary",
+  });
+  log(`vocabulary: ${tok.vocabSize} WordPiece tokens from ${counter.counts.size} distinct words`);
+  return tok;
+}
+
+/** The preset with the options' shape, sized to the vocabulary and positions. */
+function modelConfig(opts: PretrainOptions, tokens: MlmTokens): BertConfig {
+  return makeConfig(
+    {
+      ...opts.shape,
+      vocab_size: tokens.vocabSize,
+      max_position_embeddings: opts.maxPositions,
+      pad_token_id: tokens.padId,
+    },
+    opts.preset,
+  );
+}
+
+/** What a resumed run must share with the run that left the checkpoint. */
+function runKey(
+  opts: PretrainOptions,
+  corpus: Corpus,
+  tok: BertTokenizer,
+  sequences: number,
+  config: BertConfig,
+): Record<string, unknown> {
+  return {
+    texts: corpus.counts.texts,
+    characters: corpus.counts.characters,
+    vocab_size: tok.vocabSize,
+    sequences,
+    config: { ...config },
+    ...Object.fromEntries(
+      (
+        ["epochs", "batchSize", "lr", "warmupRatio", "weightDecay", "maxLength", "seed", "packing"] as const
+      ).map((k) => [k, opts[k]]),
+    ),
+    groupByLength: opts.groupByLength,
+    mlmProbability: opts.mlmProbability,
+    maxSteps: opts.maxSteps ?? null,
+  };
+}
+
+function sequencesLine(
+  opts: PretrainOptions,
+  s: PretrainSummary["sequences"],
+  config: BertConfig,
+  nParams: number,
+): string {
+  return (
+    `sequences: ${s.train} (${opts.packing === "pack" ? "packed" : "one text each"}, ${s.mean_tokens.toFixed(1)} tokens on average, ` +
+    `${(s.padding_share * 100).toFixed(1)}% padding${opts.groupByLength ? ", length-grouped" : ""}), ${s.held_out} held out; ` +
+    `model ${config.num_hidden_layers}x${config.hidden_size}, ${(nParams / 1e6).toFixed(2)} M parameters`
+  );
+}
+
+function doneLine(
+  result: TrainResult,
+  byBudget: boolean,
+  planned: number,
+  perPass: number,
+  trainMs: number,
+  curve: readonly CurvePoint[],
+): string {
+  return (
+    `${result.interrupted ? (byBudget ? "time budget spent: stopped" : "interrupted: stopped") : "done"} after ` +
+    `${result.globalStep} of ${planned} steps (${(result.globalStep / perPass).toFixed(2)} passes) in ${secs(trainMs)} s, ` +
+    `${result.examplesPerSecond.toFixed(1)} sequences/s` +
+    (curve.length
+      ? `; held-out MLM loss ${curve[0]!.loss.toFixed(3)} -> ${curve[curve.length - 1]!.loss.toFixed(3)}`
+      : "")
+  );
+}
+
+/** The options as pretrain.json records them. */
+function summaryOptions(opts: PretrainOptions): Record<string, unknown> {
+  return {
+    preset: opts.preset,
+    epochs: opts.epochs,
+    batch_size: opts.batchSize,
+    lr: opts.lr,
+    warmup_ratio: opts.warmupRatio,
+    weight_decay: opts.weightDecay,
+    max_length: opts.maxLength,
+    mlm_probability: opts.mlmProbability,
+    seed: opts.seed,
+    packing: opts.packing,
+    group_by_length: opts.groupByLength,
+    time_budget_minutes: opts.timeBudgetMinutes ?? null,
+    max_steps: opts.maxSteps ?? null,
+    masked_only_head: opts.maskedOnly ?? true,
+  };
+}
+
 /** The held-out losses an earlier, interrupted session logged, up to the checkpoint it resumes from. */
-async function heldOutRecords(logFile: string, upTo: number): Promise<{ step: number; loss: number }[]> {
+async function heldOutRecords(logFile: string, upTo: number): Promise<CurvePoint[]> {
   return evalRecords(await readRunLog(logFile))
     .filter((r) => r.step <= upTo && Number.isFinite(r.held_out_mlm_loss))
     .map((r) => ({ step: r.step, loss: r.held_out_mlm_loss! }));
@@ -599,53 +464,4 @@ async function finishLog(path: string, s: PretrainSummary): Promise<void> {
     ...s.held_out_curve.map((p) => ({ type: "eval" as const, step: p.step, held_out_mlm_loss: p.loss })),
     { type: "summary", steps: s.steps, loss: s.loss, seconds: s.seconds },
   ]);
-}
-
-/** The loss curve: training loss (mean over windows of steps) and the held-out loss. */
-async function lossFigure(
-  logFile: string,
-  curve: { step: number; loss: number }[],
-  s: PretrainSummary,
-): Promise<Figure> {
-  const train = trainRecords(await readRunLog(logFile)).map((r) => ({ step: r.step, loss: r.loss }));
-  const w = Math.max(1, Math.round(train.length / 100));
-  const values: { step: number; loss: number; series: string }[] = [];
-  for (let i = 0; i < train.length; i += w) {
-    const part = train.slice(i, i + w);
-    values.push({
-      step: part[part.length - 1]!.step,
-      loss: part.reduce((a, p) => a + p.loss, 0) / part.length,
-      series: w > 1 ? `training batches (mean of ${w} steps)` : "training batches",
-    });
-  }
-  for (const p of curve) values.push({ ...p, series: "held-out sequences" });
-  const c = s.config;
-  const spec = {
-    $schema: SCHEMA,
-    config: VL_CONFIG,
-    title: {
-      text: "Masked-language-model pre-training",
-      subtitle: [
-        `${c.num_hidden_layers} layers × ${c.hidden_size}, vocabulary ${c.vocab_size}; ` +
-          `${s.sequences.train.toLocaleString("en-US")} sequences, ${s.steps.done} steps (${s.steps.passes.toFixed(2)} passes) ` +
-          `in ${s.seconds.training.toFixed(0)} s`,
-        `Cross-entropy over the chosen tokens (${Math.round(Number(s.options.mlm_probability) * 100)}% chosen: 80% [MASK], 10% random, 10% kept).`,
-      ],
-    },
-    width: 640,
-    height: 340,
-    data: { values },
-    mark: { type: "line", point: { size: 30 } },
-    encoding: {
-      x: { field: "step", type: "quantitative", title: "optimiser step" },
-      y: { field: "loss", type: "quantitative", title: "MLM loss (nats)", scale: { zero: false } },
-      color: {
-        field: "series",
-        type: "nominal",
-        title: null,
-        legend: { orient: "top-right", labelLimit: 400 },
-      },
-    },
-  };
-  return vegaLiteFigure("pretrain_loss", spec);
 }

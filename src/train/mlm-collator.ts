@@ -6,10 +6,11 @@
  * texts packed into one so that little compute goes to padding.
  */
 import type { Batch } from "../model/bert.js";
+import { IGNORE_INDEX } from "../model/loss.js";
 import type { Rng } from "../util/rng.js";
 
 /** The label value cross-entropy ignores (PyTorch's ignore_index). */
-export const IGNORE = -100;
+export const IGNORE = IGNORE_INDEX;
 
 /** The token ids masking needs. */
 export interface MlmTokens {

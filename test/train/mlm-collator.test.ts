@@ -1,37 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MlmData } from "../../src/jobs/pretrain.js";
 import type { Batch } from "../../src/model/bert.js";
 import { collate } from "../../src/train/batching.js";
-import {
-  buildSequences,
-  IGNORE,
-  MlmCollator,
-  type MlmTokens,
-  paddingShare,
-} from "../../src/train/mlm-collator.js";
+import { buildSequences, IGNORE, MlmCollator, paddingShare } from "../../src/train/mlm-collator.js";
 import { Rng } from "../../src/util/rng.js";
+import { randomSequences, testTokens } from "../helpers/mlm.js";
 
 const V = 1000;
-const TOKENS: MlmTokens = {
-  vocabSize: V,
-  maskId: 4,
-  padId: 0,
-  clsId: 2,
-  sepId: 3,
-  specialIds: [0, 1, 2, 3, 4],
-};
-
-/** `n` sequences `[CLS] … [SEP]` of random lengths 3..40 with ordinary ids (and a few [UNK]). */
-function sequences(n: number, seed: number): Int32Array[] {
-  const rng = new Rng(seed);
-  return Array.from({ length: n }, () => {
-    const len = 3 + rng.int(38);
-    return Int32Array.from({ length: len }, (_, i) =>
-      i === 0 ? TOKENS.clsId : i === len - 1 ? TOKENS.sepId : rng.int(20) === 0 ? 1 : 5 + rng.int(V - 5),
-    );
-  });
-}
+const TOKENS = testTokens(V);
+const sequences = (n: number, seed: number) => randomSequences(n, seed, TOKENS);
 
 function padded(seqs: Int32Array[]): Batch {
   return collate(
@@ -164,35 +141,4 @@ test("sequences: one text each (truncated) or packed up to the maximum length, n
 test("padding share counts the padded slots of each batch", () => {
   assert.equal(paddingShare([4, 4, 2, 2], [0, 1, 2, 3], 2), 0);
   assert.equal(paddingShare([4, 2], [0, 1], 2), 0.25);
-});
-
-test("MlmData: batches are reproducible from their position (resume), grouped batches pad less", () => {
-  const seqs = sequences(300, 9);
-  const collator = new MlmCollator(TOKENS, 0.15);
-  const data = new MlmData(seqs, collator, { batchSize: 16, seed: 4, groupByLength: true }, 25);
-  assert.equal(data.stepsPerPass, 19);
-  const epoch1 = [...data.batches(1, 0)];
-  assert.equal(epoch1.length, 25);
-  const resumed = [...data.batches(1, 10)];
-  assert.equal(resumed.length, 15);
-  for (let i = 0; i < resumed.length; i++) {
-    assert.deepEqual(resumed[i]!.inputIds, epoch1[i + 10]!.inputIds);
-    assert.deepEqual(resumed[i]!.labels, epoch1[i + 10]!.labels);
-  }
-  // Step 25 of the run is batch 6 of the second pass over the corpus.
-  assert.deepEqual(epoch1[0]!.labels, data.batchAt(25).labels);
-  const plain = new MlmData(seqs, collator, { batchSize: 16, seed: 4, groupByLength: false });
-  assert.ok(
-    data.paddingShare() < plain.paddingShare() / 2,
-    `${data.paddingShare()} vs ${plain.paddingShare()}`,
-  );
-  // Every sequence appears once in a pass.
-  const seen = data
-    .order(0)
-    .slice()
-    .sort((x, y) => x - y);
-  assert.deepEqual(
-    seen,
-    seqs.map((_, i) => i),
-  );
 });

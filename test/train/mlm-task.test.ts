@@ -1,24 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MlmData, MlmTask } from "../../src/jobs/pretrain.js";
 import type { Batch } from "../../src/model/bert.js";
 import { BertForMaskedLM } from "../../src/model/bert.js";
 import { type BertConfig, makeConfig } from "../../src/model/config.js";
 import { collate } from "../../src/train/batching.js";
-import { IGNORE, MlmCollator, type MlmTokens } from "../../src/train/mlm-collator.js";
+import { IGNORE, MlmCollator } from "../../src/train/mlm-collator.js";
+import { MlmData } from "../../src/train/mlm-data.js";
+import { MlmTask } from "../../src/train/mlm-task.js";
 import { trainLoop } from "../../src/train/trainer.js";
 import { UserError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
+import { testTokens } from "../helpers/mlm.js";
 
 const V = 60;
-const TOKENS: MlmTokens = {
-  vocabSize: V,
-  maskId: 4,
-  padId: 0,
-  clsId: 2,
-  sepId: 3,
-  specialIds: [0, 1, 2, 3, 4],
-};
+const TOKENS = testTokens(V);
 
 function tiny(overrides: Partial<BertConfig> = {}): BertConfig {
   return makeConfig({
