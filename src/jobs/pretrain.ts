@@ -27,13 +27,13 @@ import { UserError } from "../util/errors.js";
 import { ensureWritableDir, writeFileAtomic } from "../util/fsx.js";
 
 /** What a pre-training run writes into its folder, besides the model and tokenizer files. */
-export const PRETRAIN_FILES = {
+export const PRETRAIN_OUTPUTS = {
   /** The summary (PretrainSummary). */
   summary: "pretrain.json",
   /** The JSONL run log: corpus, vocabulary and sequences, every step, the held-out curve, the summary. */
   log: "pretrain_log.jsonl",
-  /** The loss figure, as .svg and .png. */
-  lossFigure: join("figures", "pretrain_loss"),
+  lossFigureSvg: join("figures", "pretrain_loss.svg"),
+  lossFigurePng: join("figures", "pretrain_loss.png"),
   /** Checkpoints of an interrupted run (gone once a run finishes), with the run's plan. */
   checkpoints: "checkpoints",
   plan: join("checkpoints", "plan.json"),
@@ -176,8 +176,8 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
   const prepMs = performance.now() - start;
 
   // The plan: the steps to run, and the held-out curve so far.
-  const ckDir = file(PRETRAIN_FILES.checkpoints);
-  const logFile = file(PRETRAIN_FILES.log);
+  const ckDir = file(PRETRAIN_OUTPUTS.checkpoints);
+  const logFile = file(PRETRAIN_OUTPUTS.log);
   const resume = (await listCheckpoints(ckDir)).pop();
   const budgetMs = opts.timeBudgetMinutes === undefined ? undefined : opts.timeBudgetMinutes * 60_000;
   const { planned, curve } = await planRun({
@@ -290,9 +290,9 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
       mlmProbability: opts.mlmProbability,
     },
   );
-  await writeFileAtomic(file(`${PRETRAIN_FILES.lossFigure}.svg`), fig.svg);
-  await writeFileAtomic(file(`${PRETRAIN_FILES.lossFigure}.png`), fig.png);
-  await writeFileAtomic(file(PRETRAIN_FILES.summary), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeFileAtomic(file(PRETRAIN_OUTPUTS.lossFigureSvg), fig.svg);
+  await writeFileAtomic(file(PRETRAIN_OUTPUTS.lossFigurePng), fig.png);
+  await writeFileAtomic(file(PRETRAIN_OUTPUTS.summary), `${JSON.stringify(summary, null, 2)}\n`);
   summary.seconds.total = (performance.now() - start) / 1000;
   return summary;
 }
@@ -316,12 +316,12 @@ async function planRun(a: {
   log: (line: string) => void;
 }): Promise<{ planned: number; curve: CurvePoint[] }> {
   const { opts, probe } = a;
-  const planFile = join(opts.out, PRETRAIN_FILES.plan);
+  const planFile = join(opts.out, PRETRAIN_OUTPUTS.plan);
   const perPass = probe.stepsPerPass;
   const curve: CurvePoint[] = [];
   if (a.resume) {
-    const planned = await readPlan(planFile, a.key, join(opts.out, PRETRAIN_FILES.checkpoints));
-    curve.push(...(await heldOutRecords(join(opts.out, PRETRAIN_FILES.log), a.resume.step)));
+    const planned = await readPlan(planFile, a.key, join(opts.out, PRETRAIN_OUTPUTS.checkpoints));
+    curve.push(...(await heldOutRecords(join(opts.out, PRETRAIN_OUTPUTS.log), a.resume.step)));
     a.log(`resuming from ${a.resume.dir} (step ${a.resume.step} of ${planned})`);
     return { planned, curve };
   }
