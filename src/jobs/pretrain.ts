@@ -162,6 +162,10 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
   const model = new BertForMaskedLM(modelConfig(opts, tokens), { seed: opts.seed });
   if (opts.bf16) model.setDtype(usableDtype("bf16", log));
   const task = new MlmTask(model, opts.maskedOnly ?? true);
+  const saveModel = async (dir: string) => {
+    await saveModelFolder(dir, model);
+    await writeTokenizerFiles(dir, tok);
+  };
   const dataOpts = { batchSize: opts.batchSize, seed: opts.seed, groupByLength: opts.groupByLength };
   const probe = new MlmData(seqs, collator, dataOpts);
   const perPass = probe.stepsPerPass;
@@ -195,54 +199,24 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
   // Training: the shared loop, evaluating EVALS times and stopping when the budget is spent.
   const fullEpochs = planned === opts.epochs * perPass;
   const data = new MlmData(seqs, collator, dataOpts, fullEpochs ? perPass : planned);
-  const evalEvery = Math.max(1, Math.round(planned / EVALS));
-  const stop = new AbortController();
-  if (opts.signal?.aborted) stop.abort();
-  else opts.signal?.addEventListener("abort", () => stop.abort());
-  let byBudget = false;
-  let last = performance.now();
-  const trainStart = last;
-  const result = await trainLoop(task, data, {
+  const { result, byBudget, trainMs } = await trainPlanned({
+    opts,
+    task,
+    save: saveModel,
+    data,
     epochs: fullEpochs ? opts.epochs : 1,
-    lr: opts.lr,
-    warmupRatio: opts.warmupRatio,
-    weightDecay: opts.weightDecay,
-    maxGradNorm: 1,
-    seed: opts.seed,
-    logFile,
-    label: "pretrain",
-    signal: stop.signal,
+    planned,
+    heldBatches,
+    curve,
     resumeFrom: resume?.dir,
-    checkpoint: {
-      dir: ckDir,
-      totalLimit: 1,
-      saveSteps: opts.saveSteps,
-      save: async (dir) => {
-        await saveModelFolder(dir, model);
-        await writeTokenizerFiles(dir, tok);
-      },
-    },
-    onStep(step) {
-      if (heldBatches.length && (step % evalEvery === 0 || step === planned))
-        curve.push({ step, loss: task.heldOutLoss(heldBatches) });
-      const now = performance.now();
-      const took = now - last;
-      last = now;
-      if (budgetMs !== undefined && step < planned && budgetSpent(budgetMs, now - start, took)) {
-        byBudget = true;
-        stop.abort();
-      }
-    },
+    budgetMs,
+    start,
   });
-  const trainMs = performance.now() - trainStart;
-  if (heldBatches.length && curve[curve.length - 1]?.step !== result.globalStep)
-    curve.push({ step: result.globalStep, loss: task.heldOutLoss(heldBatches) });
   log(doneLine(result, byBudget, planned, perPass, trainMs, curve));
 
   // The model; a finished run (or one its budget ended) needs no checkpoint, one stopped by a signal
   // keeps it to resume.
-  await saveModelFolder(opts.out, model);
-  await writeTokenizerFiles(opts.out, tok);
+  await saveModel(opts.out);
   if (result.interrupted && !byBudget)
     log(`run the same command again to resume from step ${result.globalStep}`);
   else await fsp.rm(ckDir, { recursive: true, force: true });
@@ -276,22 +250,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainSummary> 
     examples_per_s: result.examplesPerSecond,
   };
   await finishLog(logFile, summary);
-  const fig = await pretrainLossFigure(
-    trainRecords(await readRunLog(logFile)).map((r) => ({ step: r.step, loss: r.loss })),
-    curve,
-    {
-      layers: summary.config.num_hidden_layers,
-      hiddenSize: summary.config.hidden_size,
-      vocabSize: summary.config.vocab_size,
-      sequences: summary.sequences.train,
-      steps: summary.steps.done,
-      passes: summary.steps.passes,
-      trainingSeconds: summary.seconds.training,
-      mlmProbability: opts.mlmProbability,
-    },
-  );
-  await writeFileAtomic(file(PRETRAIN_OUTPUTS.lossFigureSvg), fig.svg);
-  await writeFileAtomic(file(PRETRAIN_OUTPUTS.lossFigurePng), fig.png);
+  await writeLossFigure(opts.out, summary);
   await writeFileAtomic(file(PRETRAIN_OUTPUTS.summary), `${JSON.stringify(summary, null, 2)}\n`);
   summary.seconds.total = (performance.now() - start) / 1000;
   return summary;
@@ -340,6 +299,66 @@ async function planRun(a: {
   }
   await writePlan(planFile, a.key, planned);
   return { planned, curve };
+}
+
+/**
+ * The shared loop over the planned steps: checkpoints into OUT/checkpoints, evaluates the held-out batches
+ * EVALS times (into `curve`, which ends at the last step), and stops early when the budget is spent.
+ */
+async function trainPlanned(a: {
+  opts: PretrainOptions;
+  task: MlmTask;
+  save: (dir: string) => Promise<void>;
+  data: MlmData;
+  epochs: number;
+  planned: number;
+  heldBatches: readonly Batch[];
+  curve: CurvePoint[];
+  resumeFrom: string | undefined;
+  budgetMs: number | undefined;
+  start: number;
+}): Promise<{ result: TrainResult; byBudget: boolean; trainMs: number }> {
+  const { opts, task, planned, heldBatches, curve, budgetMs } = a;
+  const evalEvery = Math.max(1, Math.round(planned / EVALS));
+  const stop = new AbortController();
+  if (opts.signal?.aborted) stop.abort();
+  else opts.signal?.addEventListener("abort", () => stop.abort());
+  let byBudget = false;
+  let last = performance.now();
+  const trainStart = last;
+  const result = await trainLoop(task, a.data, {
+    epochs: a.epochs,
+    lr: opts.lr,
+    warmupRatio: opts.warmupRatio,
+    weightDecay: opts.weightDecay,
+    maxGradNorm: 1,
+    seed: opts.seed,
+    logFile: join(opts.out, PRETRAIN_OUTPUTS.log),
+    label: "pretrain",
+    signal: stop.signal,
+    resumeFrom: a.resumeFrom,
+    checkpoint: {
+      dir: join(opts.out, PRETRAIN_OUTPUTS.checkpoints),
+      totalLimit: 1,
+      saveSteps: opts.saveSteps,
+      save: a.save,
+    },
+    onStep(step) {
+      if (heldBatches.length && (step % evalEvery === 0 || step === planned))
+        curve.push({ step, loss: task.heldOutLoss(heldBatches) });
+      const now = performance.now();
+      const took = now - last;
+      last = now;
+      if (budgetMs !== undefined && step < planned && budgetSpent(budgetMs, now - a.start, took)) {
+        byBudget = true;
+        stop.abort();
+      }
+    },
+  });
+  const trainMs = performance.now() - trainStart;
+  if (heldBatches.length && curve[curve.length - 1]?.step !== result.globalStep)
+    curve.push({ step: result.globalStep, loss: task.heldOutLoss(heldBatches) });
+  return { result, byBudget, trainMs };
 }
 
 /** The vocabulary, as `gotune train-vocab` trains it, on this corpus only. */
@@ -443,6 +462,27 @@ function summaryOptions(opts: PretrainOptions): Record<string, unknown> {
     max_steps: opts.maxSteps ?? null,
     masked_only_head: opts.maskedOnly ?? true,
   };
+}
+
+/** The loss figure, from the log's training steps and the summary's held-out curve. */
+async function writeLossFigure(out: string, s: PretrainSummary): Promise<void> {
+  const train = trainRecords(await readRunLog(join(out, PRETRAIN_OUTPUTS.log)));
+  const fig = await pretrainLossFigure(
+    train.map((r) => ({ step: r.step, loss: r.loss })),
+    s.held_out_curve,
+    {
+      layers: s.config.num_hidden_layers,
+      hiddenSize: s.config.hidden_size,
+      vocabSize: s.config.vocab_size,
+      sequences: s.sequences.train,
+      steps: s.steps.done,
+      passes: s.steps.passes,
+      trainingSeconds: s.seconds.training,
+      mlmProbability: Number(s.options.mlm_probability),
+    },
+  );
+  await writeFileAtomic(join(out, PRETRAIN_OUTPUTS.lossFigureSvg), fig.svg);
+  await writeFileAtomic(join(out, PRETRAIN_OUTPUTS.lossFigurePng), fig.png);
 }
 
 /** The held-out losses an earlier, interrupted session logged, up to the checkpoint it resumes from. */
