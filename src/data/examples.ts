@@ -5,7 +5,7 @@
 import { promises as fsp } from "node:fs";
 import { extname, join } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
-import { UserError } from "../util/errors.js";
+import { shown, UserError } from "../util/errors.js";
 import { assertReadable } from "../util/fsx.js";
 import { Rng } from "../util/rng.js";
 
@@ -163,7 +163,7 @@ function parseLabel(v: unknown, file: string, line: number): number | undefined 
   const n =
     typeof v === "number" ? v : typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN;
   if (!Number.isInteger(n) || n < 0 || n >= ASPECTS.length)
-    throw new UserError(`label ${JSON.stringify(v)} is not 0, 1, 2 or an aspect's name`, {
+    throw new UserError(`label ${shown(v)} is not 0, 1, 2 or an aspect's name`, {
       file,
       line,
       hint: `labels are 0 ${ASPECTS[0]}, 1 ${ASPECTS[1]}, 2 ${ASPECTS[2]}`,
@@ -175,7 +175,7 @@ function parseAspect(v: unknown, file: string, line: number): number | undefined
   if (v === undefined || v === null || v === "") return undefined;
   const i = typeof v === "string" ? ASPECTS.indexOf(v.trim() as Aspect) : -1;
   if (i < 0)
-    throw new UserError(`unknown aspect ${JSON.stringify(v)}`, {
+    throw new UserError(`unknown aspect ${shown(v)}`, {
       file,
       line,
       hint: `the aspects are ${ASPECTS.join(", ")}`,

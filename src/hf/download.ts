@@ -5,11 +5,11 @@
  */
 import { createWriteStream, promises as fsp } from "node:fs";
 import { dirname } from "node:path";
-import { UserError } from "../util/errors.js";
+import { shown, UserError } from "../util/errors.js";
 import { withLock } from "../util/lock.js";
 import { progress } from "../util/progress.js";
 import { blobFault } from "./blob-check.js";
-import { checkCommit, checkEtag, checkLocation, shown } from "./repo-paths.js";
+import { checkCommit, checkEtag, checkLocation } from "./repo-paths.js";
 
 /** What the hub says about one file of one revision. */
 export interface FileMetadata {

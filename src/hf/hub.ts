@@ -6,10 +6,10 @@
 import { promises as fsp } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { UserError } from "../util/errors.js";
+import { shown, UserError } from "../util/errors.js";
 import { isDir, isFile, writeFileAtomic } from "../util/fsx.js";
 import { ensureBlob, fileMetadata, type HttpOptions, NOT_FOUND } from "./download.js";
-import { assertInside, COMMIT, isRevision, readWeightIndex, shown } from "./repo-paths.js";
+import { assertInside, COMMIT, isRevision, readWeightIndex } from "./repo-paths.js";
 
 /** What a caller needs from a model: its tokenizer only, or everything to run it. */
 export type Want = "tokenizer" | "model";

@@ -5,9 +5,9 @@
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { type BertConfig, configProblem, makeConfig } from "../model/config.js";
+import { type BertConfig, configProblem, makeConfig, parameterCount } from "../model/config.js";
 import type { Param } from "../model/param.js";
-import { UserError } from "../util/errors.js";
+import { shown, UserError } from "../util/errors.js";
 import { isFile, writeFileAtomic } from "../util/fsx.js";
 import { PytorchCheckpoint } from "./pickle.js";
 import { readWeightIndex } from "./repo-paths.js";
@@ -105,7 +105,7 @@ export async function readModelConfig(
   if (!raw || typeof raw !== "object" || Array.isArray(raw))
     throw new UserError("config.json is not a JSON object", { file });
   if (raw.model_type !== undefined && raw.model_type !== "bert")
-    throw new UserError(`model_type ${JSON.stringify(raw.model_type)} is not supported`, {
+    throw new UserError(`model_type ${shown(raw.model_type)} is not supported`, {
       file,
       hint: 'gotune runs BERT models (model_type "bert")',
     });
@@ -116,24 +116,21 @@ export async function readModelConfig(
     if (v === undefined || (v === null && k === "pad_token_id")) continue;
     if (k === "hidden_act") {
       if (v !== "gelu")
-        throw new UserError(`hidden_act ${JSON.stringify(v)} is not supported`, {
+        throw new UserError(`hidden_act ${shown(v)} is not supported`, {
           file,
           hint: 'gotune implements "gelu" (erf) only',
         });
       continue;
     }
     if (typeof v !== "number" || !Number.isFinite(v))
-      throw new UserError(`${k} must be a number, not ${JSON.stringify(v)}`, { file });
+      throw new UserError(`${k} must be a number, not ${shown(v)}`, { file });
     (overrides as Record<string, number>)[k] = v;
   }
   if (raw.position_embedding_type !== undefined && raw.position_embedding_type !== "absolute")
-    throw new UserError(
-      `position_embedding_type ${JSON.stringify(raw.position_embedding_type)} is not supported`,
-      {
-        file,
-        hint: 'gotune implements "absolute" position embeddings',
-      },
-    );
+    throw new UserError(`position_embedding_type ${shown(raw.position_embedding_type)} is not supported`, {
+      file,
+      hint: 'gotune implements "absolute" position embeddings',
+    });
   if (raw.id2label && typeof raw.id2label === "object") {
     const labels = Object.entries(raw.id2label);
     const badLabel = labels.find(
@@ -141,14 +138,22 @@ export async function readModelConfig(
     );
     if (Array.isArray(raw.id2label) || badLabel)
       throw new UserError(
-        `id2label must map each id 0..N-1 to a name${badLabel ? `, not ${JSON.stringify(badLabel[0]).slice(0, 40)} to ${JSON.stringify(badLabel[1])?.slice(0, 40)}` : ""}`,
+        `id2label must map each id 0..N-1 to a name${badLabel ? `, not ${shown(badLabel[0])} to ${shown(badLabel[1])}` : ""}`,
         { file, hint: 'write it as {"0": "name", "1": "other", ...}' },
       );
     overrides.id2label = Object.fromEntries(labels.map(([i, l]) => [String(i), String(l)]));
-    overrides.label2id =
-      raw.label2id && typeof raw.label2id === "object"
-        ? Object.fromEntries(Object.entries(raw.label2id).map(([l, i]) => [l, Number(i)]))
-        : Object.fromEntries(Object.entries(overrides.id2label).map(([i, l]) => [l, Number(i)]));
+    const label2id = raw.label2id && typeof raw.label2id === "object" ? Object.entries(raw.label2id) : [];
+    const badId = label2id.find(([, i]) => !Number.isInteger(i) || i < 0 || i >= labels.length);
+    if (Array.isArray(raw.label2id) || badId)
+      throw new UserError(
+        `label2id must map each name to an id 0..${labels.length - 1}${badId ? `, not ${shown(badId[0])} to ${shown(badId[1])}` : ""}`,
+        { file, hint: 'write it as {"name": 0, "other": 1, ...}, or leave it out' },
+      );
+    overrides.label2id = Object.fromEntries(
+      label2id.length
+        ? (label2id as [string, number][])
+        : Object.entries(overrides.id2label).map(([i, l]) => [l, Number(i)]),
+    );
   }
   const config = makeConfig(overrides);
   const problem = configProblem(config);
@@ -304,6 +309,44 @@ function summarise(names: string[]): string {
   return names.length <= 4
     ? names.join(", ")
     : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+}
+
+/**
+ * Refuses a config whose model would be larger than the weights it is loaded from. Every embedding and
+ * encoder weight must come from the checkpoint, so sizes inflated past what the weights hold are caught
+ * before the model is allocated: a few kB of weights never make gotune allocate gigabytes.
+ */
+export function checkWeightsCover(config: BertConfig, source: TensorSource, configFile: string): void {
+  let held = 0;
+  for (const n of source.names()) held += (source.info(n)?.shape ?? []).reduce((a, b) => a * b, 1);
+  const needed = parameterCount(config);
+  if (needed > held)
+    throw new UserError(
+      `its sizes make a model of at least ${needed} weights, but ${source.path} holds only ${held} values`,
+      {
+        file: configFile,
+        hint: "the config and the weights do not belong together; use the model's own config.json",
+      },
+    );
+}
+
+/**
+ * Builds a model for `config` with `build` once the folder's weights are known to cover it
+ * (checkWeightsCover), then loads them into it.
+ */
+export async function buildFromFolder<M extends WeightsModel>(
+  dir: string,
+  config: BertConfig,
+  build: () => M,
+): Promise<{ model: M; report: LoadReport }> {
+  const source = await openWeights(dir);
+  try {
+    checkWeightsCover(config, source, join(dir, "config.json"));
+    const model = build();
+    return { model, report: await loadParams(model.params(), source) };
+  } finally {
+    await source.close();
+  }
 }
 
 /** Loads a folder's weights into a model built from its config (see readModelConfig). */

@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { UserError } from "../util/errors.js";
+import { shown, UserError } from "../util/errors.js";
 
 /** A full commit id: 40 lower-case hex digits (what huggingface_hub's REGEX_COMMIT_HASH accepts). */
 export const COMMIT = /^[0-9a-f]{40}$/;
@@ -13,12 +13,6 @@ export const COMMIT = /^[0-9a-f]{40}$/;
 const ETAG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 // One segment of a revision or a file name.
 const SEGMENT = /^[A-Za-z0-9_.+=@,~ -]+$/;
-
-/** Shows an untrusted value inside a one-line message: quoted, control characters escaped, cut short. */
-export function shown(value: unknown): string {
-  const s = typeof value === "string" ? value : String(value);
-  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
-}
 
 const HOSTILE_HINT =
   "HF_ENDPOINT answered what no Hugging Face hub sends; nothing was written: check HF_ENDPOINT";

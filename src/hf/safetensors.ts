@@ -4,7 +4,7 @@
  * Tensors are read straight into their destination arrays, so a 700 MB checkpoint is never held twice.
  */
 import { promises as fsp } from "node:fs";
-import { UserError } from "../util/errors.js";
+import { shown, UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
 
 /** The dtypes gotune reads; floats are converted to f32, integers to i32. */
@@ -227,7 +227,7 @@ async function readHeader(
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!e || typeof e !== "object") throw bad(`entry ${name} is not an object`);
     if (typeof e.dtype !== "string" || !Object.hasOwn(DTYPE_BYTES, e.dtype))
-      throw bad(`tensor ${name} has unknown dtype ${JSON.stringify(e.dtype)}`);
+      throw bad(`tensor ${name} has unknown dtype ${shown(e.dtype)}`);
     const dtype = e.dtype as Dtype;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
       throw bad(`tensor ${name} has an invalid shape`);

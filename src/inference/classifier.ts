@@ -3,7 +3,7 @@
  * Shared by training's per-epoch evaluation, `gotune eval` and `gotune predict`.
  */
 import { resolveModel } from "../hf/hub.js";
-import { loadModelFolder, readModelConfig, saveModelFolder } from "../hf/model-folder.js";
+import { buildFromFolder, readModelConfig, saveModelFolder } from "../hf/model-folder.js";
 import { BertTokenizer } from "../hf/tokenizer.js";
 import { writeTokenizerFiles } from "../hf/tokenizer-files.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
@@ -75,8 +75,11 @@ export class Classifier {
     const labels = labelsOf(config.id2label, `${dir}/config.json`);
     const tokenizer = await BertTokenizer.fromFolder(dir);
     checkVocab(tokenizer, config.vocab_size, dir);
-    const model = new BertForSequenceClassification(config, { numLabels: labels.length });
-    const report = await loadModelFolder(dir, model);
+    const { model, report } = await buildFromFolder(
+      dir,
+      config,
+      () => new BertForSequenceClassification(config, { numLabels: labels.length }),
+    );
     if (report.initialisedFresh.some((n) => n.startsWith("classifier.")))
       throw new UserError("the model has no classification head (classifier.weight)", {
         file: dir,

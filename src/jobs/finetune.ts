@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ASPECTS, type Example, loadSplit, takeShuffled } from "../data/examples.js";
 import { trainingCurve } from "../figures/training-curve.js";
 import { resolveModel } from "../hf/hub.js";
-import { loadModelFolder, openWeights, readModelConfig } from "../hf/model-folder.js";
+import { checkWeightsCover, loadModelFolder, openWeights, readModelConfig } from "../hf/model-folder.js";
 import { BertTokenizer } from "../hf/tokenizer.js";
 import { trainVocabulary, vocabularyCounter } from "../hf/vocabulary.js";
 import { Classifier } from "../inference/classifier.js";
@@ -120,6 +120,7 @@ async function fromFolder(
   const weights = await openWeights(dir);
   let headRows: number | undefined;
   try {
+    checkWeightsCover(config, weights, join(dir, "config.json"));
     headRows = weights.info("classifier.weight")?.shape[0];
   } finally {
     await weights.close();

@@ -72,6 +72,15 @@ const SIZE_RANGES: [keyof BertConfig, number, number][] = [
 /** Parameters a model may have (f32: 16 GB), at most. */
 const MAX_PARAMETERS = 4e9;
 
+/** The embedding and encoder weights a config makes (biases, LayerNorms and heads left out: a lower bound). */
+export function parameterCount(c: BertConfig): number {
+  const h = c.hidden_size;
+  return (
+    (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * h +
+    c.num_hidden_layers * (4 * h * h + 2 * h * c.intermediate_size)
+  );
+}
+
 /** What is wrong with a config (one phrase naming the field), or undefined when it is sane. */
 export function configProblem(c: BertConfig): string | undefined {
   for (const [k, lo, hi] of SIZE_RANGES) {
@@ -91,10 +100,7 @@ export function configProblem(c: BertConfig): string | undefined {
     return `layer_norm_eps must be above 0 and below 1, not ${JSON.stringify(c.layer_norm_eps)}`;
   if (!(c.initializer_range >= 0 && c.initializer_range < 10))
     return `initializer_range must be from 0 to 10, not ${JSON.stringify(c.initializer_range)}`;
-  const h = c.hidden_size;
-  const params =
-    (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * h +
-    c.num_hidden_layers * (4 * h * h + 2 * h * c.intermediate_size);
+  const params = parameterCount(c);
   if (params > MAX_PARAMETERS)
     return `these sizes make ${params.toExponential(2)} parameters, more than the ${MAX_PARAMETERS.toExponential(0)} gotune can hold`;
   return undefined;

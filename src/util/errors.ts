@@ -32,6 +32,35 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * Shows an untrusted value (a string, or anything JSON.parse gave) inside a one-line message: quoted,
+ * cut short, and only a few levels of it, since a hostile file's value may nest past any call stack.
+ */
+export function shown(value: unknown): string {
+  const s = brief(value, 2);
+  return s.length > 100 ? `${s.slice(0, 100)}…` : s;
+}
+
+function brief(v: unknown, depth: number): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+  if (Array.isArray(v)) {
+    if (!depth) return v.length ? "[…]" : "[]";
+    return `[${v
+      .slice(0, 4)
+      .map((x) => brief(x, depth - 1))
+      .join(", ")}${v.length > 4 ? ", …" : ""}]`;
+  }
+  if (v && typeof v === "object") {
+    const keys = Object.keys(v);
+    if (!depth) return keys.length ? "{…}" : "{}";
+    const items = keys
+      .slice(0, 4)
+      .map((k) => `${brief(k, 0)}: ${brief((v as Record<string, unknown>)[k], depth - 1)}`);
+    return `{${items.join(", ")}${keys.length > 4 ? ", …" : ""}}`;
+  }
+  return String(v);
+}
+
 /** Runs a command body, turning errors into one line on stderr and a non-zero exit code. */
 export async function runCommand(body: () => Promise<void> | void): Promise<void> {
   try {

@@ -36,9 +36,9 @@ export function gotune(args: string[], env: Record<string, string> = {}): CliRun
 }
 
 /** Runs `gotune ARGS` without blocking, so a server in the test process keeps answering the child. */
-export function gotuneAsync(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+export function gotuneAsync(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: baseEnv(env) });
+    const child = spawn(process.execPath, [CLI, ...args], { env: baseEnv(env), cwd });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {
