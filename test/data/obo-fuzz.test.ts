@@ -61,14 +61,14 @@ async function prepareInMemory(path: string): Promise<void> {
 test("OBO: mutated files parse (and split, and graph) or fail with one line naming the file", async () => {
   const p = join(dir, "go.obo");
   const failures: FuzzFailure[] = [];
-  for (const i of caseIndexes(1200)) {
+  for (const i of caseIndexes(1000)) {
     await writeFile(p, mutated("obo", i));
     const f = await fuzzCase(i, p, () => prepareInMemory(p));
     if (f) failures.push(f);
   }
   assertNoFailures("OBO", THIS, failures);
   const grown = peakRss() - rss0;
-  assert.ok(grown < 512 * 2 ** 20, `the peak resident set grew by ${(grown / 2 ** 20).toFixed(0)} MiB`);
+  assert.ok(grown < 256 * 2 ** 20, `the peak resident set grew by ${(grown / 2 ** 20).toFixed(0)} MiB`);
 });
 
 test("gotune prepare on mutated OBO files: exit 0, or one line and a non-zero exit; nothing outside --out touched", async () => {
