@@ -29,6 +29,7 @@ class Args {
   View<float> f32(const char* name) { return typed<float, napi_float32_array>(name, "a Float32Array"); }
   View<int32_t> i32(const char* name) { return typed<int32_t, napi_int32_array>(name, "an Int32Array"); }
   View<uint16_t> u16(const char* name) { return typed<uint16_t, napi_uint16_array>(name, "a Uint16Array (bf16)"); }
+  View<int8_t> i8(const char* name) { return typed<int8_t, napi_int8_array>(name, "an Int8Array"); }
   // A Float32Array, or null/undefined (p == nullptr).
   View<float> f32OrNull(const char* name) {
     if (nullish()) {
@@ -102,26 +103,67 @@ void checkLabels(Napi::Env env, const int32_t* labels, int64_t N, int64_t C) {
 
 // ---- matrix products ----
 
+// One operand of a product, read as (array, offset, ld) and checked: a rows x cols matrix (as stored)
+// with rows ld apart must fit in the array from the offset. p points at its first element.
+template <typename T>
+struct Operand {
+  T* p;
+  int64_t ld;
+};
+
+template <typename T>
+Operand<T> operand(Args& a, View<T> (Args::*read)(const char*), const char* name, const char* ldName, int64_t rows,
+                   int64_t cols) {
+  const View<T> v = (a.*read)(name);
+  const int64_t off = a.size((std::string("off") + name).c_str()), ld = a.size(ldName);
+  checkLd(a.env, ld, cols, ldName);
+  fits(a.env, v, off + span(rows, cols, ld), name);
+  return {v.p + off, ld};
+}
+
+// A plain product's 16 arguments (ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc),
+// read and checked; A and B are read by `read` (Float32Array for sgemm, Uint16Array for bf16).
+template <typename T>
+struct GemmArgs {
+  bool ta, tb;
+  int64_t M, N, K;
+  float alpha;
+  Operand<T> A, B;
+  float beta;
+  Operand<float> C;
+};
+
+template <typename T>
+GemmArgs<T> gemmArgs(Args& a, View<T> (Args::*read)(const char*)) {
+  GemmArgs<T> g;
+  g.ta = a.flag();
+  g.tb = a.flag();
+  g.M = a.size("M");
+  g.N = a.size("N");
+  g.K = a.size("K");
+  g.alpha = a.f("alpha");
+  g.A = operand(a, read, "A", "lda", g.ta ? g.K : g.M, g.ta ? g.M : g.K);
+  g.B = operand(a, read, "B", "ldb", g.tb ? g.N : g.K, g.tb ? g.K : g.N);
+  g.beta = a.f("beta");
+  g.C = operand(a, &Args::f32, "C", "ldc", g.M, g.N);
+  return g;
+}
+
+// Runs a kernel that may throw std::runtime_error (oneDNN's), as a JavaScript Error.
+template <typename F>
+void guarded(Napi::Env env, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
 // sgemm(ta, tb, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc)
 Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   Args a(info);
-  const bool ta = a.flag(), tb = a.flag();
-  const int64_t M = a.size("M"), N = a.size("N"), K = a.size("K");
-  const float alpha = a.f("alpha");
-  const auto A = a.f32("A");
-  const int64_t offA = a.size("offA"), lda = a.size("lda");
-  const auto B = a.f32("B");
-  const int64_t offB = a.size("offB"), ldb = a.size("ldb");
-  const float beta = a.f("beta");
-  const auto C = a.f32("C");
-  const int64_t offC = a.size("offC"), ldc = a.size("ldc");
-  checkLd(a.env, lda, ta ? M : K, "lda");
-  checkLd(a.env, ldb, tb ? K : N, "ldb");
-  checkLd(a.env, ldc, N, "ldc");
-  fits(a.env, A, offA + span(ta ? K : M, ta ? M : K, lda), "A");
-  fits(a.env, B, offB + span(tb ? N : K, tb ? K : N, ldb), "B");
-  fits(a.env, C, offC + span(M, N, ldc), "C");
-  sgemm(ta, tb, M, N, K, alpha, A.p + offA, lda, B.p + offB, ldb, beta, C.p + offC, ldc);
+  const auto g = gemmArgs(a, &Args::f32);
+  sgemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.A.p, g.A.ld, g.B.p, g.B.ld, g.beta, g.C.p, g.C.ld);
   return a.env.Undefined();
 }
 
@@ -169,28 +211,47 @@ Napi::Value ToBf16(const Napi::CallbackInfo& info) {
 // gemmBf16(ta, tb, M, N, K, alpha, A: U16, offA, lda, B: U16, offB, ldb, beta, C: F32, offC, ldc)
 Napi::Value GemmBf16(const Napi::CallbackInfo& info) {
   Args a(info);
-  const bool ta = a.flag(), tb = a.flag();
-  const int64_t M = a.size("M"), N = a.size("N"), K = a.size("K");
-  const float alpha = a.f("alpha");
-  const auto A = a.u16("A");
-  const int64_t offA = a.size("offA"), lda = a.size("lda");
-  const auto B = a.u16("B");
-  const int64_t offB = a.size("offB"), ldb = a.size("ldb");
-  const float beta = a.f("beta");
-  const auto C = a.f32("C");
-  const int64_t offC = a.size("offC"), ldc = a.size("ldc");
-  checkLd(a.env, lda, ta ? M : K, "lda");
-  checkLd(a.env, ldb, tb ? K : N, "ldb");
-  checkLd(a.env, ldc, N, "ldc");
-  fits(a.env, A, offA + span(ta ? K : M, ta ? M : K, lda), "A");
-  fits(a.env, B, offB + span(tb ? N : K, tb ? K : N, ldb), "B");
-  fits(a.env, C, offC + span(M, N, ldc), "C");
+  const auto g = gemmArgs(a, &Args::u16);
   if (!bf16Available()) throw Napi::Error::New(a.env, "this CPU has no bf16 dot products (AVX512-BF16 or AMX)");
-  try {
-    gemmBf16(ta, tb, M, N, K, alpha, A.p + offA, lda, B.p + offB, ldb, beta, C.p + offC, ldc);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(a.env, e.what());
-  }
+  guarded(a.env, [&] { gemmBf16(g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.A.p, g.A.ld, g.B.p, g.B.ld, g.beta, g.C.p, g.C.ld); });
+  return a.env.Undefined();
+}
+
+// quantizeS8Rows(w: F32, q: I8, scale: F32, sum: I32, O, I)
+Napi::Value QuantizeS8Rows(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const auto w = a.f32("w");
+  const auto q = a.i8("q");
+  const auto scale = a.f32("scale");
+  const auto sum = a.i32("sum");
+  const int64_t O = a.size("O"), I = a.size("I");
+  fits(a.env, w, O * I, "w");
+  fits(a.env, q, O * I, "q");
+  fits(a.env, scale, O, "scale");
+  fits(a.env, sum, O, "sum");
+  quantizeS8Rows(q.p, scale.p, sum.p, w.p, O, I);
+  return a.env.Undefined();
+}
+
+// linearInt8(M, N, K, x: F32, offX, ldx, wq: I8, wscale: F32, wsum: I32, bias: F32 | null, beta, y: F32, offY, ldy)
+// y [M, N] = x [M, K] · dequantised wqᵀ + bias + beta * y, x quantised per row (u8) on the way.
+Napi::Value LinearInt8(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const int64_t M = a.size("M"), N = a.size("N"), K = a.size("K");
+  const auto x = operand(a, &Args::f32, "x", "ldx", M, K);
+  const auto wq = a.i8("wq");
+  const auto wscale = a.f32("wscale");
+  const auto wsum = a.i32("wsum");
+  const auto bias = a.f32OrNull("bias");
+  const float beta = a.f("beta");
+  const auto y = operand(a, &Args::f32, "y", "ldy", M, N);
+  fits(a.env, wq, N * K, "wq");
+  fits(a.env, wscale, N, "wscale");
+  fits(a.env, wsum, N, "wsum");
+  if (bias.p) fits(a.env, bias, N, "bias");
+  if (y.ld != N) throw rangeError(a.env, "linearInt8 writes y packed: ldy must be N");
+  if (!int8Available()) throw Napi::Error::New(a.env, "this CPU has no int8 dot products (AVX512-VNNI, AVX-VNNI or AMX)");
+  guarded(a.env, [&] { linearInt8(y.p, x.p, x.ld, wq.p, wscale.p, wsum.p, bias.p, M, N, K, beta); });
   return a.env.Undefined();
 }
 
@@ -560,6 +621,7 @@ Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
   o.Set("onednnIsa", static_cast<double>(dnnl_get_effective_cpu_isa()));
   o.Set("onednnMinFlops", gemmRule());
   o.Set("bf16", bf16Available());
+  o.Set("int8", int8Available());
   return o;
 }
 
@@ -589,6 +651,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sgemmBatched", SgemmBatched},
       {"toBf16", ToBf16},
       {"gemmBf16", GemmBf16},
+      {"quantizeS8Rows", QuantizeS8Rows},
+      {"linearInt8", LinearInt8},
       {"embeddingsForward", EmbeddingsForward},
       {"embeddingsBackward", EmbeddingsBackward},
       {"zeroRows", ZeroRows},

@@ -52,6 +52,22 @@ void toBf16(uint16_t* out, const float* x, int64_t n);
 void gemmBf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
               const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// ---- int8 products (gemm_int8.cc): dynamic quantisation on oneDNN's matmul, int32 accumulation ----
+
+// Whether the CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX) for oneDNN to use.
+bool int8Available();
+// Per row o of w [O, I]: scale[o] = max|w[o,:]| / 127, q = round(w / scale) (symmetric s8), sum[o] = Σ q.
+void quantizeS8Rows(int8_t* q, float* scale, int32_t* sum, const float* w, int64_t O, int64_t I);
+// Per row m of x [M, K] (rows ldx apart): asymmetric u8 over [min(0, min x), max(0, max x)],
+// x ≈ scale[m] * (q - zero[m]); q is [M, K] packed.
+void quantizeU8Rows(uint8_t* q, float* scale, int32_t* zero, const float* x, int64_t M, int64_t K, int64_t ldx);
+// C[M,N] = A[M,K] · Bᵀ in int32, A u8, B s8 stored [N,K]; throws std::runtime_error if oneDNN fails.
+void gemmU8S8(int32_t* C, const uint8_t* A, const int8_t* B, int64_t M, int64_t N, int64_t K);
+// y[M,N] = dequantised (x quantised per row) · (wq, wscale)ᵀ + bias + beta * y: x [M,K] rows ldx apart,
+// wq [N,K] from quantizeS8Rows with its scales and row sums; bias may be null.
+void linearInt8(float* y, const float* x, int64_t ldx, const int8_t* wq, const float* wscale, const int32_t* wsum,
+                const float* bias, int64_t M, int64_t N, int64_t K, float beta);
+
 // ---- embeddings (embeddings.cc) ----
 
 // out[b,t] = word[ids[b,t]] + pos[t] + type[types[b,t]].

@@ -4,7 +4,7 @@
  * every batch of the same shape; outputs returned by forward stay valid until the next forward (for the
  * MLM model, until its backward, which turns its logits into their gradient in place).
  */
-import { addon } from "../native/index.js";
+import { addon, type Dtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
 import { Buffers } from "./buffers.js";
@@ -105,10 +105,11 @@ export class BertModel {
   /** Parameters in Hugging Face's state-dict order. */
   /**
    * Matrix products of the encoder layers in bf16 with fp32 accumulation and fp32 master weights (as
-   * torch's autocast under Trainer's bf16=True), or back to fp32; embeddings, attention's per-head
-   * products, the pooler and the heads stay fp32. The caller checks `bf16Available()` first.
+   * torch's autocast under Trainer's bf16=True), in int8 for inference (dynamic quantisation, as
+   * onnxruntime's quantize_dynamic), or back to fp32; embeddings, attention's per-head products, the
+   * pooler and the heads stay fp32. The caller checks the CPU first (`usableDtype`).
    */
-  setDtype(dtype: "fp32" | "bf16"): void {
+  setDtype(dtype: Dtype): void {
     for (const l of this.layers)
       for (const lin of [l.attention.qkv, l.attention.dense, l.intermediate, l.output]) lin.setDtype(dtype);
   }
@@ -264,8 +265,8 @@ export class BertForSequenceClassification {
   }
 
   /** Parameters in Hugging Face's order: bert.embeddings… bert.pooler.dense.*, classifier.weight [L, H], classifier.bias [L]. */
-  /** Encoder products in bf16 or fp32 (BertModel.setDtype). */
-  setDtype(dtype: "fp32" | "bf16"): void {
+  /** Encoder products in fp32, bf16 or int8 (BertModel.setDtype). */
+  setDtype(dtype: Dtype): void {
     this.bert.setDtype(dtype);
   }
 
@@ -360,8 +361,8 @@ export class BertForMaskedLM {
   }
 
   /** bert.* then cls.predictions.transform.dense.*, cls.predictions.transform.LayerNorm.*, cls.predictions.bias. */
-  /** Encoder products in bf16 or fp32 (BertModel.setDtype). */
-  setDtype(dtype: "fp32" | "bf16"): void {
+  /** Encoder products in fp32, bf16 or int8 (BertModel.setDtype). */
+  setDtype(dtype: Dtype): void {
     this.bert.setDtype(dtype);
   }
 

@@ -1,6 +1,6 @@
 /** A fully connected layer, y = x Wᵀ + b, with PyTorch's [out, in] weight layout. */
 
-import { addon } from "../native/index.js";
+import { addon, type Dtype } from "../native/index.js";
 import { bmm, mat, t } from "../native/views.js";
 import { Buffers, roleOf } from "./buffers.js";
 import { makeParam, type Param } from "./param.js";
@@ -19,6 +19,11 @@ export class Linear {
   private x: Float32Array = new Float32Array(0);
   /** Products in bf16 (fp32 accumulation and master weights) once `setDtype("bf16")` is called. */
   private bf16 = false;
+  /** Forward products in int8 (dynamic quantisation; inference only) once `setDtype("int8")` is called. */
+  private int8 = false;
+  private wInt8 = new Int8Array(0);
+  private wScale = new Float32Array(0);
+  private wSum = new Int32Array(0);
   private wBf16 = new Uint16Array(0);
   private wStale = true;
   private xBf16 = new Uint16Array(0);
@@ -64,10 +69,14 @@ export class Linear {
 
   /**
    * "bf16": products on bf16 copies of the weight and the input with fp32 accumulation, as autocast does
-   * (the fp32 weight stays the master copy); "fp32" (the default) returns to fp32 products.
+   * (the fp32 weight stays the master copy). "int8": dynamic quantisation for inference, as onnxruntime's
+   * quantize_dynamic: the weight quantised per output channel (s8) when the first product runs, the
+   * input per row (u8) at each, int32 accumulation, then dequantised with the bias in fp32; backward
+   * refuses. "fp32" (the default) returns to fp32 products.
    */
-  setDtype(dtype: "fp32" | "bf16"): void {
+  setDtype(dtype: Dtype): void {
     this.bf16 = dtype === "bf16";
+    this.int8 = dtype === "int8";
     this.wStale = true;
   }
 
@@ -78,6 +87,10 @@ export class Linear {
    */
   forward(x: Float32Array, N: number, xOff = 0, ldx = this.inFeatures, shared = false): Float32Array {
     const y = this.bufs.get("y", N * this.outFeatures, shared);
+    if (this.int8) {
+      this.multiplyInt8(x, N, xOff, ldx, y, this.bias.data);
+      return y;
+    }
     addon().fillRows(y, this.bias.data, N, this.outFeatures); // the bias, then the product added onto it
     this.multiply(x, N, xOff, ldx, y, 1);
     return y;
@@ -89,7 +102,8 @@ export class Linear {
    */
   forwardNoBias(x: Float32Array, N: number, shared = false): Float32Array {
     const y = this.bufs.get("y", N * this.outFeatures, shared);
-    this.multiply(x, N, 0, this.inFeatures, y, 0);
+    if (this.int8) this.multiplyInt8(x, N, 0, this.inFeatures, y, null);
+    else this.multiply(x, N, 0, this.inFeatures, y, 0);
     return y;
   }
 
@@ -100,9 +114,60 @@ export class Linear {
   forwardOutputs(x: Float32Array, N: number, from: number, count: number, y: Float32Array): Float32Array {
     if (from < 0 || count < 1 || from + count > this.outFeatures)
       throw new Error(`outputs ${from}..${from + count - 1} are outside 0..${this.outFeatures - 1}`);
-    addon().fillRows(y, this.bias.data.subarray(from, from + count), N, count);
+    const bias = this.bias.data.subarray(from, from + count);
+    if (this.int8) {
+      this.multiplyInt8(x, N, 0, this.inFeatures, y, bias, from, count);
+      return y;
+    }
+    addon().fillRows(y, bias, N, count);
     this.multiply(x, N, 0, this.inFeatures, y, 1, from, count);
     return y;
+  }
+
+  /**
+   * y [N, count] = x · W[from : from+count]ᵀ (+ bias) through the int8 kernel; the weight is quantised
+   * (all of it) on first use after setDtype.
+   */
+  private multiplyInt8(
+    x: Float32Array,
+    N: number,
+    xOff: number,
+    ldx: number,
+    y: Float32Array,
+    bias: Float32Array | null,
+    from = 0,
+    count = this.outFeatures,
+  ): void {
+    const I = this.inFeatures,
+      all = this.outFeatures,
+      k = addon();
+    if (this.wStale) {
+      if (this.wInt8.length !== all * I) {
+        this.wInt8 = new Int8Array(all * I);
+        this.wScale = new Float32Array(all);
+        this.wSum = new Int32Array(all);
+      }
+      k.quantizeS8Rows(this.weight.data, this.wInt8, this.wScale, this.wSum, all, I);
+      this.wStale = false;
+    }
+    this.n = N;
+    const to = from + count;
+    k.linearInt8(
+      N,
+      count,
+      I,
+      x,
+      xOff,
+      ldx,
+      this.wInt8.subarray(from * I, to * I),
+      this.wScale.subarray(from, to),
+      this.wSum.subarray(from, to),
+      bias,
+      0,
+      y,
+      0,
+      count,
+    );
   }
 
   /** y [N, count] (+)= x · W[from : from+count]ᵀ; the whole weight by default. */
@@ -132,7 +197,7 @@ export class Linear {
       }
       if (this.xBf16.length < N * I) this.xBf16 = new Uint16Array(N * I);
       k.toBf16(x, this.xBf16, N * I);
-      k.gemmBf16(false, true, N, O, I, 1, this.xBf16, 0, I, this.wBf16, from * I, I, beta, y, 0, O); // [N, O] = [N, I] · [I, O]
+      bmm(mat(y, N, O), mat(this.xBf16, N, I), t(mat(this.wBf16, O, I, from * I)), 1, beta); // [N, O] = [N, I] · [I, O]
       return;
     }
     bmm(mat(y, N, O), mat(x, N, I, xOff, ldx), t(mat(this.weight.data, O, I, from * I)), 1, beta); // [N, O] = [N, I] · [I, O]
@@ -143,6 +208,7 @@ export class Linear {
    * dx [N, in] = dy · W (added to dx with accumulate), laid out like x (same offset and row stride).
    */
   backward(dy: Float32Array, dx: Float32Array | null, accumulate = false): void {
+    if (this.int8) throw new Error("int8 products are for inference: setDtype('fp32') or 'bf16' to train");
     const I = this.inFeatures,
       O = this.outFeatures,
       N = this.n,
@@ -152,26 +218,8 @@ export class Linear {
       // The input's bf16 copy from forward, dy's made here; the weight's copy is stale after this step.
       if (this.dyBf16.length < N * O) this.dyBf16 = new Uint16Array(N * O);
       k.toBf16(dy, this.dyBf16, N * O);
-      k.gemmBf16(true, false, O, I, N, 1, this.dyBf16, 0, O, this.xBf16, 0, I, 1, this.weight.grad, 0, I); // [O, I] += [O, N] · [N, I]
-      if (dx)
-        k.gemmBf16(
-          false,
-          false,
-          N,
-          I,
-          O,
-          1,
-          this.dyBf16,
-          0,
-          O,
-          this.wBf16,
-          0,
-          I,
-          accumulate ? 1 : 0,
-          dx,
-          0,
-          I,
-        ); // [N, I] = [N, O] · [O, I]
+      bmm(mat(this.weight.grad, O, I), t(mat(this.dyBf16, N, O)), mat(this.xBf16, N, I), 1, 1); // [O, I] += [O, N] · [N, I]
+      if (dx) bmm(mat(dx, N, I), mat(this.dyBf16, N, O), mat(this.wBf16, O, I), 1, accumulate ? 1 : 0); // [N, I] = [N, O] · [O, I]
       this.wStale = true;
       return;
     }

@@ -12,26 +12,32 @@ import { UserError } from "../util/errors.js";
 type F32 = Float32Array;
 type I32 = Int32Array;
 
+/**
+ * A plain product C[M,N] = alpha · op(A) op(B) + beta · C on typed arrays with offsets and leading
+ * dimensions (BLAS's order): A and B are Float32Array for sgemm, Uint16Array (bf16) for gemmBf16.
+ */
+type Gemm<T> = (
+  ta: boolean,
+  tb: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: T,
+  offA: number,
+  lda: number,
+  B: T,
+  offB: number,
+  ldb: number,
+  beta: number,
+  C: F32,
+  offC: number,
+  ldc: number,
+) => void;
+
 /** The raw addon; its argument order is documented beside each function in native/*.cc. */
 interface Addon {
-  sgemm(
-    ta: boolean,
-    tb: boolean,
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: F32,
-    offA: number,
-    lda: number,
-    B: F32,
-    offB: number,
-    ldb: number,
-    beta: number,
-    C: F32,
-    offC: number,
-    ldc: number,
-  ): void;
+  sgemm: Gemm<F32>;
   sgemmBatched(
     ta: boolean,
     tb: boolean,
@@ -59,23 +65,23 @@ interface Addon {
     n2: number,
   ): void;
   toBf16(x: F32, out: Uint16Array, n: number): void;
-  gemmBf16(
-    ta: boolean,
-    tb: boolean,
+  gemmBf16: Gemm<Uint16Array>;
+  quantizeS8Rows(w: F32, q: Int8Array, scale: F32, sum: I32, O: number, I: number): void;
+  linearInt8(
     M: number,
     N: number,
     K: number,
-    alpha: number,
-    A: Uint16Array,
-    offA: number,
-    lda: number,
-    B: Uint16Array,
-    offB: number,
-    ldb: number,
+    x: F32,
+    offX: number,
+    ldx: number,
+    wq: Int8Array,
+    wscale: F32,
+    wsum: I32,
+    bias: F32 | null,
     beta: number,
-    C: F32,
-    offC: number,
-    ldc: number,
+    y: F32,
+    offY: number,
+    ldy: number,
   ): void;
   embeddingsForward(
     word: F32,
@@ -193,6 +199,7 @@ interface Addon {
     onednnIsa: number;
     onednnMinFlops: number;
     bf16: boolean;
+    int8: boolean;
   };
 }
 
@@ -299,15 +306,27 @@ export function bf16Available(): boolean {
   return addon().blasInfo().bf16;
 }
 
-/** The numeric format of the encoder's matrix products. */
-export type Dtype = "fp32" | "bf16";
+/** Whether this CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX) for the int8 path. */
+export function int8Available(): boolean {
+  return addon().blasInfo().int8;
+}
+
+/** The numeric formats of the encoder's matrix products at inference, the one list every option uses. */
+export const DTYPES = ["fp32", "bf16", "int8"] as const;
+export type Dtype = (typeof DTYPES)[number];
+
+/** What each dtype needs of the CPU, for the line that says it is missing. */
+const NEEDS: Record<Exclude<Dtype, "fp32">, { ok: () => boolean; cpu: string }> = {
+  bf16: { ok: bf16Available, cpu: "no AVX512-BF16 or AMX" },
+  int8: { ok: int8Available, cpu: "no AVX512-VNNI, AVX-VNNI or AMX" },
+};
 
 /**
- * The dtype that will run for `want`: bf16 only where the CPU has bf16 dot products; otherwise fp32,
- * with one line through `note` saying so.
+ * The dtype that will run for `want`: bf16 or int8 only where the CPU has the dot products they need;
+ * otherwise fp32, with one line through `note` saying so.
  */
 export function usableDtype(want: Dtype, note: (line: string) => void): Dtype {
-  if (want !== "bf16" || bf16Available()) return want;
-  note("bf16 is unavailable on this CPU (no AVX512-BF16 or AMX): running in fp32");
+  if (want === "fp32" || NEEDS[want].ok()) return want;
+  note(`${want} is unavailable on this CPU (${NEEDS[want].cpu}): running in fp32`);
   return "fp32";
 }

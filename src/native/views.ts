@@ -5,12 +5,15 @@
  */
 import { addon } from "./index.js";
 
+/** The element types a product reads: fp32, or bf16 bit patterns (a Uint16Array). */
+export type MatData = Float32Array | Uint16Array;
+
 /**
  * n1 × n2 matrices of `rows` × `cols` (as stored) in `data`: matrix (i, j) starts at
  * off + i*s1 + j*s2 and its rows are `ld` apart. `trans` reads each matrix transposed.
  */
-export interface MatView {
-  readonly data: Float32Array;
+export interface MatView<T extends MatData = Float32Array> {
+  readonly data: T;
   readonly rows: number;
   readonly cols: number;
   readonly off: number;
@@ -23,7 +26,13 @@ export interface MatView {
 }
 
 /** One matrix [rows, cols] in `data` from `off`, rows `ld` apart (default: packed). */
-export function mat(data: Float32Array, rows: number, cols: number, off = 0, ld = cols): MatView {
+export function mat<T extends MatData = Float32Array>(
+  data: T,
+  rows: number,
+  cols: number,
+  off = 0,
+  ld = cols,
+): MatView<T> {
   return { data, rows, cols, off, ld, s1: 0, s2: 0, n1: 1, n2: 1, trans: false };
 }
 
@@ -57,17 +66,18 @@ export function perHead(data: Float32Array, B: number, nh: number, T: number, Tk
 }
 
 /** The same matrices, read transposed. */
-export function t(v: MatView): MatView {
+export function t<T extends MatData>(v: MatView<T>): MatView<T> {
   return { ...v, trans: !v.trans };
 }
 
-const shapeOf = (v: MatView) => (v.trans ? [v.cols, v.rows] : [v.rows, v.cols]);
+const shapeOf = (v: MatView<MatData>) => (v.trans ? [v.cols, v.rows] : [v.rows, v.cols]);
 
 /**
  * C = alpha · op(A) · op(B) + beta · C for every matrix of the batch (C is never transposed; a single
- * matrix broadcasts over a batch when its counts are 1). Shapes are checked here; bounds in the addon.
+ * matrix broadcasts over a batch when its counts are 1). A and B in bf16 (Uint16Array) take oneDNN's bf16
+ * product, single matrices only, fp32 accumulation into C. Shapes are checked here; bounds in the addon.
  */
-export function bmm(C: MatView, A: MatView, B: MatView, alpha = 1, beta = 0): void {
+export function bmm<T extends MatData>(C: MatView, A: MatView<T>, B: MatView<T>, alpha = 1, beta = 0): void {
   const [M, K] = shapeOf(A),
     [K2, N] = shapeOf(B);
   if (C.trans || K !== K2 || C.rows !== M || C.cols !== N)
@@ -78,9 +88,31 @@ export function bmm(C: MatView, A: MatView, B: MatView, alpha = 1, beta = 0): vo
     if ((v.n1 !== n1 && v.n1 !== 1) || (v.n2 !== n2 && v.n2 !== 1))
       throw new Error(`bmm: batch ${v.n1} × ${v.n2} does not match ${n1} × ${n2}`);
   // A single matrix (counts 1) broadcasts: stride 0.
-  const s1 = (v: MatView) => (v.n1 === 1 ? 0 : v.s1),
-    s2 = (v: MatView) => (v.n2 === 1 ? 0 : v.s2);
+  const s1 = (v: MatView<MatData>) => (v.n1 === 1 ? 0 : v.s1),
+    s2 = (v: MatView<MatData>) => (v.n2 === 1 ? 0 : v.s2);
   const k = addon();
+  if (A.data instanceof Uint16Array || B.data instanceof Uint16Array) {
+    if (n1 * n2 !== 1) throw new Error("bmm: bf16 products are single matrices");
+    k.gemmBf16(
+      A.trans,
+      B.trans,
+      M,
+      N,
+      K,
+      alpha,
+      A.data as Uint16Array,
+      A.off,
+      A.ld,
+      B.data as Uint16Array,
+      B.off,
+      B.ld,
+      beta,
+      C.data,
+      C.off,
+      C.ld,
+    );
+    return;
+  }
   if (n1 * n2 === 1) {
     k.sgemm(
       A.trans,
@@ -89,10 +121,10 @@ export function bmm(C: MatView, A: MatView, B: MatView, alpha = 1, beta = 0): vo
       N,
       K,
       alpha,
-      A.data,
+      A.data as Float32Array,
       A.off,
       A.ld,
-      B.data,
+      B.data as Float32Array,
       B.off,
       B.ld,
       beta,
@@ -109,12 +141,12 @@ export function bmm(C: MatView, A: MatView, B: MatView, alpha = 1, beta = 0): vo
     N,
     K,
     alpha,
-    A.data,
+    A.data as Float32Array,
     A.off,
     A.ld,
     s1(A),
     s2(A),
-    B.data,
+    B.data as Float32Array,
     B.off,
     B.ld,
     s1(B),

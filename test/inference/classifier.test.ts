@@ -99,6 +99,33 @@ test("a saved classifier loads back with the same labels, tokenizer and outputs"
   assert.deepEqual([...back.argmax(new Float32Array([0.1, 0.7, 0.2, 0.5, 0.2, 0.3]))], [1, 0]);
 });
 
+test("dtype int8 and bf16: logits near fp32's, the same labels; int8 refuses to train", async (t) => {
+  const dir = await tmp();
+  const c = await writeTinyModel(dir);
+  const fp32 = c.predictProba(TEXTS).logits;
+  let spread = 0;
+  for (const v of fp32) spread = Math.max(spread, Math.abs(v));
+  const notes: string[] = [];
+  for (const dtype of ["bf16", "int8"] as const) {
+    const other = await Classifier.load(dir, { dtype, note: (l) => notes.push(l) });
+    if (notes.length) {
+      t.diagnostic(`skipped ${dtype}: ${notes.pop()}`);
+      continue;
+    }
+    const { logits } = other.predictProba(TEXTS);
+    const d = maxDiff(logits, fp32);
+    // Rounding moves the logits a little, never not at all (the dtype ran), and not far enough to change
+    // a label. On this wide-weighted model (weights of std 0.3, 32 wide) bf16 moved them 2% of their
+    // range and int8 5% (each product rounds both operands to 8 bits); the GO model, 0.004 on logits near 5.
+    const bound = dtype === "bf16" ? 0.03 : 0.08;
+    assert.ok(d > 0 && d < bound * spread, `${dtype}: logits differ from fp32's by ${d} (range ${spread})`);
+    assert.deepEqual(other.argmax(logits), c.argmax(fp32), dtype);
+  }
+  const int8 = await Classifier.load(dir, { dtype: "int8" });
+  int8.model.setDtype("int8");
+  assert.throws(() => int8.model.bert.layers[0]!.output.backward(new Float32Array(32), null), /inference/);
+});
+
 async function loadError(dir: string): Promise<string> {
   try {
     await Classifier.load(dir);

@@ -644,3 +644,98 @@ test("bf16 products: fp32 accumulation of bf16-rounded operands, where the CPU h
     RangeError,
   );
 });
+
+/** Rounds half to even, as the kernels' nearbyint does. */
+const roundEven = (v: number) => {
+  const r = Math.round(v);
+  return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
+const f = Math.fround;
+
+test("int8 products: per-channel s8 weights, per-row u8 inputs, int32 sums, as a plain loop computes them", (t) => {
+  if (!k.blasInfo().int8) {
+    t.skip("no AVX512-VNNI, AVX-VNNI or AMX on this CPU");
+    return;
+  }
+  const rng = new Rng(17);
+  const M = 23,
+    N = 70,
+    K = 133,
+    ldx = K + 5,
+    offX = 3;
+  const W = randn(N * K, rng, 0.05),
+    bias = randn(N, rng);
+  const x = randn(offX + M * ldx, rng);
+  for (let i = 0; i < K; i++) x[offX + 2 * ldx + i] = Math.abs(x[offX + 2 * ldx + i]!); // a row without negatives
+  const q = new Int8Array(N * K),
+    ws = new Float32Array(N),
+    wsum = new Int32Array(N);
+  k.quantizeS8Rows(W, q, ws, wsum, N, K);
+  // The weights, quantised by a plain loop in float32 arithmetic: the same bytes, scales and sums.
+  const qRef = new Int8Array(N * K);
+  for (let o = 0; o < N; o++) {
+    let m = 0;
+    for (let i = 0; i < K; i++) m = Math.max(m, Math.abs(W[o * K + i]!));
+    const s = f(m / 127);
+    assert.equal(ws[o], s, `weight scale ${o}`);
+    let sum = 0;
+    for (let i = 0; i < K; i++) {
+      qRef[o * K + i] = Math.max(-127, Math.min(127, roundEven(f(W[o * K + i]! / s))));
+      sum += qRef[o * K + i]!;
+    }
+    assert.equal(wsum[o], sum, `weight sum ${o}`);
+  }
+  assert.deepEqual(q, qRef);
+  // The product, by a plain loop: each row of x quantised to u8 with a zero point, integer sums,
+  // then dequantised with the bias, plus beta times what y held.
+  const y0 = randn(M * N, rng);
+  const want = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    const row = x.subarray(offX + m * ldx, offX + m * ldx + K);
+    const lo = Math.min(0, ...row),
+      hi = Math.max(0, ...row);
+    const s = f((hi - lo) / 255),
+      z = Math.max(0, Math.min(255, roundEven(f(-lo / s)))),
+      inv = f(1 / s);
+    const xq = Array.from(row, (v) => Math.max(0, Math.min(255, roundEven(f(v * inv)) + z)));
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let i = 0; i < K; i++) acc += xq[i]! * q[n * K + i]!;
+      want[m * N + n] = s * ws[n]! * (acc - z * wsum[n]!) + bias[n]! + 0.5 * y0[m * N + n]!;
+    }
+  }
+  const y = y0.slice();
+  k.linearInt8(M, N, K, x, offX, ldx, q, ws, wsum, bias, 0.5, y, 0, N);
+  assertClose(y, want, 1e-5, "int8 linear");
+  // And against the fp32 product: within the rounding of both operands (half a step of each).
+  k.linearInt8(M, N, K, x, offX, ldx, q, ws, wsum, null, 0, y, 0, N);
+  for (let m = 0; m < M; m++) {
+    const row = x.subarray(offX + m * ldx, offX + m * ldx + K);
+    const sx = (Math.max(0, ...row) - Math.min(0, ...row)) / 255;
+    for (let n = 0; n < N; n++) {
+      let exact = 0,
+        bound = 0;
+      for (let i = 0; i < K; i++) {
+        const w = W[n * K + i]!,
+          v = row[i]!;
+        exact += v * w;
+        bound += (sx / 2) * Math.abs(w) + (ws[n]! / 2) * Math.abs(v) + (sx * ws[n]!) / 4;
+      }
+      assert.ok(Math.abs(y[m * N + n]! - exact) <= bound * 1.001 + 1e-5, `y[${m}, ${n}] outside the bound`);
+    }
+  }
+  // Too-small arrays are RangeErrors, never stray reads or writes.
+  assert.throws(
+    () => k.linearInt8(M, N, K, x.subarray(0, 10), offX, ldx, q, ws, wsum, null, 0, y, 0, N),
+    RangeError,
+  );
+  assert.throws(
+    () => k.linearInt8(M, N, K, x, offX, ldx, q.subarray(1), ws, wsum, null, 0, y, 0, N),
+    RangeError,
+  );
+  assert.throws(
+    () => k.linearInt8(M, N, K, x, offX, ldx, q, ws, wsum, null, 0, y.subarray(1), 0, N),
+    RangeError,
+  );
+  assert.throws(() => k.quantizeS8Rows(W, q, ws, wsum.subarray(1), N, K), RangeError);
+});
