@@ -3,6 +3,7 @@
  * one line naming the option, the value and what to give instead.
  */
 import { InvalidArgumentError } from "commander";
+import { DTYPES } from "../native/index.js";
 
 /** A parser for whole numbers from `min` to `max`. */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
@@ -59,10 +60,13 @@ export function oneOf<T extends string>(choices: readonly T[]): (v: string) => T
   };
 }
 
-/** `--dtype`: the numeric format of the encoder's matrix products at inference. */
+/** `--dtype`: the numeric format of the encoder's matrix products at inference (choices: native's DTYPES). */
 export const dtypeOption = {
-  flags: "--dtype <fp32|bf16>",
-  description: "matrix products in fp32, or bf16 with fp32 accumulation (CPUs with AVX512-BF16 or AMX)",
-  parse: oneOf(["fp32", "bf16"] as const),
+  flags: `--dtype <${DTYPES.join("|")}>`,
+  description:
+    "the encoder's matrix products in fp32; bf16 with fp32 accumulation (CPUs with AVX512-BF16 or AMX); or " +
+    "int8, dynamic quantisation (CPUs with AVX512-VNNI, AVX-VNNI or AMX). Without the CPU support, one line " +
+    "says so and fp32 runs",
+  parse: oneOf(DTYPES),
   default: "fp32" as const,
 };

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { attentionOf } from "../inference/attention-map.js";
 import { Classifier } from "../inference/classifier.js";
+import { usableDtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
 import type { ErrorParts, FromWorker, ToWorker, WorkerInit } from "./protocol.js";
 
@@ -25,7 +26,8 @@ function partsOf(err: unknown): ErrorParts {
 }
 
 try {
-  const clf = await Classifier.load(init.model);
+  const dtype = usableDtype(init.dtype ?? "fp32", (line) => process.stderr.write(`gotune serve: ${line}\n`));
+  const clf = await Classifier.load(init.model, { dtype });
   const c = clf.model.config;
   const maxLength = Math.min(init.predict.maxLength ?? 100, c.max_position_embeddings);
   // A forward pass to check the weights run, before the server says it is ready.
@@ -36,6 +38,7 @@ try {
       model: clf.dir ?? init.model,
       labels: clf.labels,
       maxLength,
+      dtype,
       layers: c.num_hidden_layers,
       heads: c.num_attention_heads,
       hiddenSize: c.hidden_size,

@@ -1,11 +1,14 @@
 /** The messages between `gotune serve`'s HTTP thread and its model thread (src/serve/model-worker.ts). */
 import type { AttentionMap } from "../inference/attention-map.js";
 import type { PredictOptions } from "../inference/classifier.js";
+import type { Dtype } from "../native/index.js";
 
 /** What the model thread is started with. */
 export interface WorkerInit {
   model: string;
-  /** Passed to every predictProba call (max length, and later e.g. a dtype); no callbacks. */
+  /** The encoder's products (fp32 when not given; fp32, said in one line, where the CPU lacks the one asked). */
+  dtype?: Dtype;
+  /** Passed to every predictProba call (max length); no callbacks. */
   predict: Omit<PredictOptions, "onBatch">;
 }
 
@@ -14,6 +17,8 @@ export interface ModelInfo {
   model: string;
   labels: string[];
   maxLength: number;
+  /** The dtype that runs (fp32 where the one asked for is unavailable). */
+  dtype: Dtype;
   layers: number;
   heads: number;
   hiddenSize: number;

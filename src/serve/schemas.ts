@@ -149,6 +149,7 @@ export function schemas(l: RequestLimits) {
             model: { type: "string" },
             labels: { type: "array", items: { type: "string" } },
             max_length: { type: "integer" },
+            dtype: { type: "string", description: "the encoder's products: fp32, bf16 or int8" },
             layers: { type: "integer" },
             heads: { type: "integer" },
             hidden_size: { type: "integer" },

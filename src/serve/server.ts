@@ -90,6 +90,7 @@ export async function buildServer(engine: Engine, limits: ServerLimits): Promise
     model: info.model,
     labels: info.labels,
     max_length: info.maxLength,
+    dtype: info.dtype,
     layers: info.layers,
     heads: info.heads,
     hidden_size: info.hiddenSize,

@@ -91,6 +91,28 @@ test("eval --json gives the metrics computeMetrics gives on the same predictions
   assert.deepEqual(JSON.parse(csv.stdout).confusion_matrix, exp.confusion_matrix);
 });
 
+test("eval --dtype int8 evaluates the int8 model: the same 9 examples, ROC-AUC near fp32's", async () => {
+  const r = gotune([
+    "eval",
+    "--model",
+    model,
+    "--input",
+    join(dir, "small.jsonl"),
+    "--json",
+    "--dtype",
+    "int8",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  const exp = await expected();
+  assert.equal(
+    got.confusion_matrix.flat().reduce((a: number, b: number) => a + b, 0),
+    ROWS.length,
+  );
+  for (const k of Object.keys(exp.roc_auc!)) assert.ok(Math.abs(got.roc_auc[k] - exp.roc_auc![k]!) < 0.1, k);
+  assert.match(gotune(["eval", "--help"]).stdout, /--dtype <fp32\|bf16\|int8>/);
+});
+
 test("eval without --json prints the classification report", async () => {
   const r = gotune(["eval", "--model", model, "--input", join(dir, "small.jsonl")]);
   assert.equal(r.code, 0, r.stderr);

@@ -62,6 +62,38 @@ test("predict --json --logits adds logits whose softmax is the probabilities", (
   }
 });
 
+test("predict --dtype int8|bf16: near fp32's probabilities; one line and fp32 where the CPU lacks them", () => {
+  const fp32 = clf.predictProba(TEXTS).probs;
+  const probsOf = (stdout: string) =>
+    stdout
+      .trim()
+      .split("\n")
+      .flatMap((l) => Object.values(JSON.parse(l).probabilities) as number[]);
+  for (const dtype of ["int8", "bf16"]) {
+    const r = gotune(["predict", "--model", model, "--json", "--dtype", dtype, ...TEXTS]);
+    assert.equal(r.code, 0, r.stderr);
+    const p = probsOf(r.stdout);
+    const d = Math.max(...p.map((v, i) => Math.abs(v - fp32[i]!)));
+    assert.ok(d > 0 && d < 0.05, `${dtype}: probabilities differ from fp32's by ${d}`);
+    // oneDNN told to use AVX-512 without VNNI or BF16, as a CPU without them: one line, then fp32.
+    const old = gotune(["predict", "--model", model, "--json", "--dtype", dtype, ...TEXTS], {
+      DNNL_MAX_CPU_ISA: "AVX512_CORE",
+    });
+    assert.equal(old.code, 0, old.stderr);
+    assert.deepEqual(old.lines, [
+      `${dtype} is unavailable on this CPU (${dtype === "int8" ? "no AVX512-VNNI, AVX-VNNI or AMX" : "no AVX512-BF16 or AMX"}): running in fp32`,
+    ]);
+    probsOf(old.stdout).forEach((v, i) => {
+      assert.ok(Math.abs(v - fp32[i]!) < 1e-6);
+    });
+  }
+  assertOneLineError(
+    gotune(["predict", "--model", model, "--dtype", "int4", "a text"]),
+    /--dtype <fp32\|bf16\|int8>.*'int4' is invalid\. give one of fp32, bf16, int8/,
+  );
+  assert.match(gotune(["predict", "--help"]).stdout, /--dtype <fp32\|bf16\|int8>/);
+});
+
 test("predict without --json prints a table: a header of labels, a row per text", () => {
   const r = gotune(["predict", "--model", model, "--logits", ...TEXTS]);
   assert.equal(r.code, 0, r.stderr);

@@ -257,6 +257,37 @@ test("a killed run resumes with its unfinished files; a finished run is a no-op;
   );
 });
 
+test("--dtype int8: near fp32's probabilities, recorded in the marker; fp32 on that output is refused", async () => {
+  const input = join(dir, "d1.xml");
+  await writeFile(input, pubmedXml(4, 21, 100));
+  const run = async (out: string, dtype: string, env: Record<string, string> = {}) => {
+    const r = gotune(["annotate", "--model", model, "--input", input, "--out", out, "--dtype", dtype], env);
+    return { r, rows: r.code === 0 ? await jsonl(join(out, "d1.sentences.jsonl")) : [] };
+  };
+  const fp32 = await run(join(dir, "dt-fp32"), "fp32");
+  const int8 = await run(join(dir, "dt-int8"), "int8");
+  assert.equal(int8.r.code, 0, int8.r.stderr);
+  assert.equal(JSON.parse(await readFile(join(dir, "dt-int8", "d1.done.json"), "utf8")).dtype, "int8");
+  assert.equal(int8.rows.length, fp32.rows.length);
+  let d = 0;
+  int8.rows.forEach((row, i) => {
+    for (const [k, v] of Object.entries(row))
+      if (k.startsWith("p_")) d = Math.max(d, Math.abs((v as number) - (fp32.rows[i]![k] as number)));
+  });
+  assert.ok(d > 0 && d < 0.05, `int8 probabilities differ from fp32's by ${d}`);
+  assertOneLineError(
+    (await run(join(dir, "dt-int8"), "fp32")).r,
+    /d1\.done\.json: holds the outputs of a run with another dtype; give another --out/,
+  );
+  // Where the CPU lacks int8 dot products: one line, and the run is the fp32 run it is (marker and all).
+  const old = await run(join(dir, "dt-old"), "int8", { DNNL_MAX_CPU_ISA: "AVX512_CORE" });
+  assert.equal(old.r.code, 0, old.r.stderr);
+  assert.deepEqual(old.r.lines, [
+    "int8 is unavailable on this CPU (no AVX512-VNNI, AVX-VNNI or AMX): running in fp32",
+  ]);
+  assert.equal(JSON.parse(await readFile(join(dir, "dt-old", "d1.done.json"), "utf8")).dtype, "fp32");
+});
+
 test("bad input is one line naming the file and line", async () => {
   const bad = join(dir, "bad.jsonl");
   await writeFile(bad, `${JSON.stringify({ id: "a", text: "Fine." })}\n{"text": "no id"}\n`);

@@ -56,6 +56,7 @@ test("GET /health and GET /info: the model, its labels, max length and the limit
   assert.deepEqual(info.labels, clf.labels);
   assert.equal(info.max_length, 100);
   assert.equal(info.layers, 2);
+  assert.equal(info.dtype, "fp32");
   assert.equal(info.limits.texts_per_request, 8);
   assert.equal(info.colors.cellular_component, "#E69F00");
 });
@@ -219,6 +220,31 @@ test("past the queue bound a request gets 429, past the timeout 503, both with R
 const startErrors = (r: CliRun): CliRun => ({
   ...r,
   lines: r.lines.filter((l) => !/^gotune serve: loading /.test(l)),
+});
+
+test("serve --dtype int8: the model thread runs int8 (near fp32's probabilities) and /info says so", async (t) => {
+  const int8 = await startServe(["--model", model, "--dtype", "int8"]);
+  try {
+    const info = await (await fetch(`${int8.url}/info`)).json();
+    if (info.dtype !== "int8") {
+      assert.match(int8.stderr(), /int8 is unavailable on this CPU/);
+      t.skip("no int8 dot products on this CPU");
+      return;
+    }
+    assert.match(int8.stdout, /; int8\) at http/);
+    const { probs } = clf.predictProba(TEXTS);
+    const r = await postJson(`${int8.url}/predict`, { texts: TEXTS });
+    assert.equal(r.status, 200);
+    let d = 0;
+    r.body.predictions.forEach((p: Json, i: number) => {
+      clf.labels.forEach((l, j) => {
+        d = Math.max(d, Math.abs(p.probabilities[l] - probs[i * 3 + j]!));
+      });
+    });
+    assert.ok(d > 0 && d < 0.05, `int8 probabilities differ from fp32's by ${d}`);
+  } finally {
+    await int8.stop();
+  }
 });
 
 test("serve: a folder that cannot serve, or a port in use, is one line at start", async () => {

@@ -1,10 +1,11 @@
 /** `gotune annotate`: classify every sentence of a literature (text, JSONL, PubMed XML), streaming, sharded. */
 import type { Command } from "commander";
-import { annotate, DTYPES, type Dtype } from "../../jobs/annotate/annotate.js";
+import { annotate } from "../../jobs/annotate/annotate.js";
 import { parseShard, type Shard } from "../../jobs/annotate/shard.js";
 import { FORMATS, type Format } from "../../jobs/annotate/sources.js";
+import type { Dtype } from "../../native/index.js";
 import { runCommand } from "../../util/errors.js";
-import { oneOf, positiveInt, wholeNumber } from "../options.js";
+import { dtypeOption, oneOf, positiveInt, wholeNumber } from "../options.js";
 
 interface AnnotateCliOptions {
   model: string;
@@ -48,7 +49,7 @@ export function register(program: Command): void {
     .option("--text-field <name>", "JSONL: the field holding the text", "text")
     .option("--batch-size <n>", "sentences per forward pass", positiveInt, 32)
     .option("--max-length <n>", "tokens per sentence, [CLS] and [SEP] included", positiveInt, 100)
-    .option("--dtype <type>", "number format of the classifier's arithmetic", oneOf(DTYPES), "fp32")
+    .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option("--threads <n>", "kernel threads (default: all cores)", wholeNumber(1, 1024))
     .option("--json", "print the run's summary as one JSON object")
     .action((opts: AnnotateCliOptions) =>

@@ -1,9 +1,10 @@
 /** `gotune serve`: the classifier as a web service and a page, with the attention view. */
 import type { Command } from "commander";
+import type { Dtype } from "../../native/index.js";
 import { Engine } from "../../serve/engine.js";
 import { buildServer } from "../../serve/server.js";
 import { runCommand, UserError } from "../../util/errors.js";
-import { positiveInt, wholeNumber } from "../options.js";
+import { dtypeOption, positiveInt, wholeNumber } from "../options.js";
 import { stopOnSignals } from "../signals.js";
 
 interface Options {
@@ -11,6 +12,7 @@ interface Options {
   port: number;
   host: string;
   maxLength: number;
+  dtype: Dtype;
   maxBatch: number;
   maxWait: number;
   maxQueue: number;
@@ -47,6 +49,7 @@ export function register(program: Command): void {
       positiveInt,
       100,
     )
+    .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option("--max-batch <n>", "texts per forward pass", positiveInt, 32)
     .option(
       "--max-wait <ms>",
@@ -71,7 +74,7 @@ async function serve(o: Options): Promise<void> {
     });
   process.stderr.write(`gotune serve: loading ${o.model}...\n`);
   const engine = await Engine.start(
-    { model: o.model, predict: { maxLength: o.maxLength } },
+    { model: o.model, dtype: o.dtype, predict: { maxLength: o.maxLength } },
     { maxBatch: o.maxBatch, maxWaitMs: o.maxWait, maxQueue: o.maxQueue, timeoutMs: o.timeout * 1000 },
   );
   const app = await buildServer(engine, {
@@ -105,9 +108,9 @@ async function serve(o: Options): Promise<void> {
   const reach = LOOPBACK.has(o.host)
     ? "only this machine can reach it (--host 0.0.0.0 serves the network)"
     : "any machine that can reach this address can use it";
-  const { labels, maxLength } = engine.info;
+  const { labels, maxLength, dtype } = engine.info;
   process.stdout.write(
-    `gotune serve: ${engine.info.model} (${labels.join(", ")}; ${maxLength} tokens) at http://${host}:${port}/ — ${reach}\n`,
+    `gotune serve: ${engine.info.model} (${labels.join(", ")}; ${maxLength} tokens; ${dtype}) at http://${host}:${port}/ — ${reach}\n`,
   );
   const stop = stopOnSignals(() => "gotune serve: stopping");
   await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));

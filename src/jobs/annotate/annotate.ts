@@ -11,7 +11,7 @@ import { resolveModel } from "../../hf/hub.js";
 import { readModelConfig } from "../../hf/model-folder.js";
 import { Classifier, labelsOf } from "../../inference/classifier.js";
 import { splitWithSpans } from "../../inference/sentences.js";
-import { setThreads } from "../../native/index.js";
+import { type Dtype, setThreads, usableDtype } from "../../native/index.js";
 import { UserError } from "../../util/errors.js";
 import { assertReadable, writeFileAtomic } from "../../util/fsx.js";
 import { type Progress, progress } from "../../util/progress.js";
@@ -26,10 +26,6 @@ import {
   SentenceWriter,
 } from "./tables.js";
 
-/** Number formats the classifier can run in (the perf work adds more). */
-export const DTYPES = ["fp32"] as const;
-export type Dtype = (typeof DTYPES)[number];
-
 /** What annotate is asked to do. */
 export interface AnnotateOptions {
   model: string;
@@ -40,6 +36,7 @@ export interface AnnotateOptions {
   fields: JsonlFields;
   batchSize: number;
   maxLength: number;
+  /** The encoder's products: fp32, bf16 or int8 (fp32, said in one line, where the CPU cannot). */
   dtype: Dtype;
   /** Kernel threads (default: all cores). */
   threads?: number;
@@ -139,7 +136,7 @@ async function readMarker(path: string): Promise<Marker | undefined> {
 }
 
 /** Works out each input's outputs and which are already done; a marker of other settings is a UserError. */
-async function plan(o: AnnotateOptions, modelDir: string, labels: string[]): Promise<Plan[]> {
+async function plan(o: AnnotateOptions, modelDir: string, labels: string[], dtype: Dtype): Promise<Plan[]> {
   if (o.inputs.length === 0)
     throw new UserError("no input files", {
       hint: "give --input FILE… (.txt, .jsonl, .xml, or .gz of them)",
@@ -165,7 +162,7 @@ async function plan(o: AnnotateOptions, modelDir: string, labels: string[]): Pro
       model: modelDir,
       labels,
       max_length: o.maxLength,
-      dtype: o.dtype,
+      dtype,
       fields: format === "jsonl" ? o.fields : null,
     };
     const files = outputsOf(name);
@@ -191,13 +188,15 @@ export async function annotate(o: AnnotateOptions): Promise<AnnotateSummary> {
   const { config } = await readModelConfig(modelDir);
   const labels = labelsOf(config.id2label, join(modelDir, "config.json"));
   checkLabels(labels, join(modelDir, "config.json"));
-  const plans = await plan(o, modelDir, labels);
+  // The dtype that will run is the one the markers record: a fallback to fp32 is an fp32 run.
+  const dtype = usableDtype(o.dtype, (line) => process.stderr.write(`${line}\n`));
+  const plans = await plan(o, modelDir, labels, dtype);
   await fsp.mkdir(o.out, { recursive: true });
   const todo = plans.filter((p) => !p.done);
   let stats = { documents: 0, sentences: 0 };
   if (todo.length) {
     if (o.threads !== undefined) setThreads(o.threads);
-    const clf = await Classifier.load(modelDir);
+    const clf = await Classifier.load(modelDir, { dtype });
     const sizes = await Promise.all(todo.map(async (p) => (await fsp.stat(p.settings.input)).size));
     const bar = progress("annotate MB", sizes.reduce((a, b) => a + b, 0) / 1e6, ["sentences/s"]);
     const run = { bar, t0: performance.now(), sentences: 0 };
