@@ -16,7 +16,7 @@ type I32 = Int32Array;
  * A plain product C[M,N] = alpha · op(A) op(B) + beta · C on typed arrays with offsets and leading
  * dimensions (BLAS's order): A and B are Float32Array for sgemm, Uint16Array (bf16) for gemmBf16.
  */
-type Gemm<T> = (
+export type Gemm<T> = (
   ta: boolean,
   tb: boolean,
   M: number,

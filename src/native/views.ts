@@ -3,7 +3,7 @@
  * Float32Array, so that attention's per-(example, head) products read as one line, `bmm(scores, q, t(k))`,
  * while the addon addresses head h of example b inside [B, T, H] without a copy.
  */
-import { addon } from "./index.js";
+import { addon, type Gemm } from "./index.js";
 
 /** The element types a product reads: fp32, or bf16 bit patterns (a Uint16Array). */
 export type MatData = Float32Array | Uint16Array;
@@ -91,40 +91,22 @@ export function bmm<T extends MatData>(C: MatView, A: MatView<T>, B: MatView<T>,
   const s1 = (v: MatView<MatData>) => (v.n1 === 1 ? 0 : v.s1),
     s2 = (v: MatView<MatData>) => (v.n2 === 1 ? 0 : v.s2);
   const k = addon();
-  if (A.data instanceof Uint16Array || B.data instanceof Uint16Array) {
-    if (n1 * n2 !== 1) throw new Error("bmm: bf16 products are single matrices");
-    k.gemmBf16(
-      A.trans,
-      B.trans,
-      M,
-      N,
-      K,
-      alpha,
-      A.data as Uint16Array,
-      A.off,
-      A.ld,
-      B.data as Uint16Array,
-      B.off,
-      B.ld,
-      beta,
-      C.data,
-      C.off,
-      C.ld,
-    );
-    return;
-  }
+  const bf16 = A.data instanceof Uint16Array || B.data instanceof Uint16Array;
+  if (bf16 && n1 * n2 !== 1) throw new Error("bmm: bf16 products are single matrices");
   if (n1 * n2 === 1) {
-    k.sgemm(
+    // One matrix each: fp32 on sgemm, bf16 on oneDNN's bf16 product (the same arguments).
+    const gemm = (bf16 ? k.gemmBf16 : k.sgemm) as Gemm<T>;
+    gemm(
       A.trans,
       B.trans,
       M,
       N,
       K,
       alpha,
-      A.data as Float32Array,
+      A.data,
       A.off,
       A.ld,
-      B.data as Float32Array,
+      B.data,
       B.off,
       B.ld,
       beta,
