@@ -1,6 +1,7 @@
 /**
  * gotune annotate: sentence spans, the three input formats (gzipped or not), the two sentence tables and
- * the document summaries, --shard, resume after a kill, a finished run as a no-op, and one-line errors.
+ * the document summaries, --shard, resume after a kill, a finished run as a no-op, one-line errors, and
+ * memory that stays flat as the input grows.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -9,10 +10,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { splitSentences, splitWithSpans } from "../../src/inference/sentences.js";
 import { PubmedStream } from "../../src/jobs/annotate/pubmed.js";
 import { shardOf } from "../../src/jobs/annotate/shard.js";
+import type { HeapProbe } from "../fixtures/annotate/heap-probe.js";
 import { pubmedXml, writePubmed } from "../fixtures/annotate/pubmed-corpus.js";
 import { writeTinyModel } from "../fixtures/app/tiny-model.js";
 import { assertOneLineError, CLI, gotune, gotuneAsync } from "../helpers/cli.js";
@@ -317,4 +320,38 @@ test("bad input is one line naming the file and line", async () => {
     gotune(["annotate", "--model", model, "--input", bad, "--out", dir, "--shard", "4/3"]),
     /--shard.*1 <= I <= N/,
   );
+});
+
+test("memory stays flat: four times the documents, the same memory held after garbage collection", async (t) => {
+  // The child collects garbage every 300 ms and keeps the largest heap + buffers that survive (see
+  // heap-probe.ts): peak RSS would mostly measure when V8 chose to collect, not what the run holds.
+  const probe = pathToFileURL(join(import.meta.dirname, "..", "fixtures", "annotate", "heap-probe.js"));
+  const held = async (n: number) => {
+    const input = join(dir, `mem${n}.xml.gz`);
+    await writePubmed(input, n, { seed: 13, first: 1_000_000, gzip: true });
+    const report = join(dir, `mem${n}.json`);
+    // Small row groups: the buffered group's fill when sampled (up to 12 MB at the default 8,192) would
+    // otherwise be most of the difference between two runs.
+    const r = await gotuneAsync(
+      ["annotate", "--model", model, "--input", input, "--out", join(dir, `mem${n}`), "--row-group", "1024"],
+      { NODE_OPTIONS: `--expose-gc --import=${probe.href}`, GOTUNE_HEAP_PROBE: report },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const p = JSON.parse(await readFile(report, "utf8")) as HeapProbe;
+    const marker = JSON.parse(await readFile(join(dir, `mem${n}`, `mem${n}.done.json`), "utf8"));
+    return { ...p, sentences: marker.sentences as number };
+  };
+  const a = await held(1500);
+  const b = await held(6000);
+  assert.ok(b.sentences > 3.9 * a.sentences, `${a.sentences}, ${b.sentences}`);
+  assert.ok(a.samples >= 10 && b.samples >= 10, `too few samples: ${a.samples}, ${b.samples}`);
+  // 22,000 more sentences from 4,500 more documents: keeping 0.6 KB a document or 120 bytes a sentence
+  // adds more than 2.5 MB.
+  const grew = b.max_held_mb - a.max_held_mb;
+  const what =
+    `held ${a.max_held_mb.toFixed(1)} MB at ${a.sentences} sentences, ${b.max_held_mb.toFixed(1)} MB at ` +
+    `${b.sentences} (heap ${a.max_heap_mb.toFixed(1)} -> ${b.max_heap_mb.toFixed(1)}, buffers ` +
+    `${a.max_external_mb.toFixed(1)} -> ${b.max_external_mb.toFixed(1)})`;
+  t.diagnostic(what);
+  assert.ok(grew < 2.5, what);
 });

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { annotate } from "../../jobs/annotate/annotate.js";
 import { parseShard, type Shard } from "../../jobs/annotate/shard.js";
 import { FORMATS, type Format } from "../../jobs/annotate/sources.js";
+import { ROW_GROUP } from "../../jobs/annotate/tables.js";
 import type { Dtype } from "../../native/index.js";
 import { runCommand } from "../../util/errors.js";
 import { dtypeOption, oneOf, positiveInt, wholeNumber } from "../options.js";
@@ -19,6 +20,7 @@ interface AnnotateCliOptions {
   maxLength: number;
   dtype: Dtype;
   threads?: number;
+  rowGroup: number;
   json?: boolean;
 }
 
@@ -51,6 +53,12 @@ export function register(program: Command): void {
     .option("--max-length <n>", "tokens per sentence, [CLS] and [SEP] included", positiveInt, 100)
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option("--threads <n>", "kernel threads (default: all cores)", wholeNumber(1, 1024))
+    .option(
+      "--row-group <n>",
+      "sentences per Parquet row group, the most buffered before writing (fewer: less memory, more metadata)",
+      wholeNumber(64, 1 << 20),
+      ROW_GROUP,
+    )
     .option("--json", "print the run's summary as one JSON object")
     .action((opts: AnnotateCliOptions) =>
       runCommand(async () => {
@@ -65,6 +73,7 @@ export function register(program: Command): void {
           maxLength: opts.maxLength,
           dtype: opts.dtype,
           threads: opts.threads,
+          rowGroup: opts.rowGroup,
         });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(s)}\n`);

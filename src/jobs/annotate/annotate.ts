@@ -40,6 +40,8 @@ export interface AnnotateOptions {
   dtype: Dtype;
   /** Kernel threads (default: all cores). */
   threads?: number;
+  /** Rows per Parquet row group (default ROW_GROUP): what the Parquet writer buffers. */
+  rowGroup?: number;
 }
 
 /** The settings that decide an output: a marker with other settings is another run's. */
@@ -272,7 +274,7 @@ async function annotateFile(clf: Classifier, p: Plan, o: AnnotateOptions, run: R
   const want = o.shard ? (id: string) => shardOf(id, o.shard!.count) === o.shard!.index : () => true;
   const chunk = o.batchSize * 8;
   const input = await openText(p.settings.input);
-  const sentences = await SentenceWriter.open(tmp.jsonl, tmp.parquet, clf.labels);
+  const sentences = await SentenceWriter.open(tmp.jsonl, tmp.parquet, clf.labels, o.rowGroup);
   const documents = new JsonlWriter(tmp.docs);
   let queue: Item[] = [];
   let queued = 0;
