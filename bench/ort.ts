@@ -1,7 +1,8 @@
 /**
  * gotune against onnxruntime-node (the engine inside transformers.js) on inference: the same random
  * BertForSequenceClassification (seed 0), exported by gotune's own ONNX export, run on the same
- * length-sorted batches of GO definitions, at batch 8 and 32. Each engine runs in its own child process
+ * length-sorted batches of GO definitions, at batch 8 and 32; gotune in fp32, bf16 and int8 (each against
+ * the same ort fp32 run). Each engine runs in its own child process
  * (`node dist/bench/ort.js --engine gotune|ort ...`) so neither's threads or memory touch the other's.
  * Alone: `node dist/bench/ort.js [--only PRESET] [--batch N] [--examples N]`; with `--sweep`, it times onnxruntime's session settings
  * (and gotune with one thread a core and with one).
@@ -15,7 +16,7 @@ import * as ort from "onnxruntime-node";
 import { classifierToOnnx } from "../src/hf/onnx.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { makeConfig } from "../src/model/config.js";
-import { getThreads, setThreads } from "../src/native/index.js";
+import { type Dtype, getThreads, setThreads, usableDtype } from "../src/native/index.js";
 import { Rng } from "../src/util/rng.js";
 import { goDefinitions } from "./batches.js";
 
@@ -54,6 +55,8 @@ interface EngineResult {
 
 const BENCH_EXAMPLES: Record<string, number> = { mbert: 256, "bert-mini": 2048 };
 const MAX_LENGTH = 100; // the study's max_length
+/** The inference dtypes timed beside fp32, each against the same ort fp32 run. */
+const LOW_DTYPES = ["bf16", "int8"] as const;
 
 let sample: Promise<{ encs: number[][]; padId: number }> | undefined;
 
@@ -125,9 +128,13 @@ function summarise(
   };
 }
 
-/** gotune's inference (the classifier's fast path, predictLogits) over the batches (after one warm-up pass on the longest). */
-function runGotune(preset: string, batches: TokenBatch[]): EngineResult {
+/**
+ * gotune's inference (the classifier's fast path, predictLogits) over the batches (after one warm-up pass
+ * on the longest), its encoder products in `dtype`.
+ */
+function runGotune(preset: string, batches: TokenBatch[], dtype: Dtype = "fp32"): EngineResult {
   const model = makeModel(preset);
+  model.setDtype(dtype);
   const feeds = batches.map((b) => ({
     inputIds: Int32Array.from(b.ids),
     tokenTypeIds: new Int32Array(b.ids.length),
@@ -138,7 +145,7 @@ function runGotune(preset: string, batches: TokenBatch[]): EngineResult {
   const first = Float32Array.from(model.predictLogits(feeds[0]!));
   const t0 = performance.now();
   for (const f of feeds) model.predictLogits(f);
-  return summarise("gotune", batches, performance.now() - t0, getThreads(), first);
+  return summarise(`gotune ${dtype}`, batches, performance.now() - t0, getThreads(), first);
 }
 
 /** Writes gotune's export of the preset's model (the same weights runGotune builds) to `file`. */
@@ -231,6 +238,11 @@ export async function benchOrt(
           ...settingsArgs(ORT_TUNED),
         ]);
         const ratio = ours.examples_per_s / theirs.examples_per_s;
+        // bf16 and int8 products against the same ort fp32 run, where this CPU has them.
+        const low = LOW_DTYPES.filter((d) => usableDtype(d, () => {}) === d).map((d) => ({
+          d,
+          r: runChild(["--engine", "gotune", "--preset", preset, "--batches", file, "--dtype", d]),
+        }));
         process.stdout.write(
           `${preset.padEnd(9)} batch ${String(bs).padStart(2)}: ${ours.examples} examples, mean length ` +
             `${fmt(ours.mean_seq)}: gotune ${fmt(ours.examples_per_s).padStart(6)} ex/s ` +
@@ -239,12 +251,26 @@ export async function benchOrt(
             `(logits agree to ${maxDiff(ours.first_logits, theirs.first_logits).toExponential(1)}); ` +
             `load ${loadavg()[0].toFixed(1)}\n`,
         );
+        for (const { d, r } of low)
+          process.stdout.write(
+            `${"".padEnd(9)} batch ${String(bs).padStart(2)}: gotune ${d} ${fmt(r.examples_per_s).padStart(6)} ex/s ` +
+              `(${fmt(r.peak_rss_mb, 0)} MB); gotune ${d} / ort fp32 ${fmt(r.examples_per_s / theirs.examples_per_s, 2)}x ` +
+              `(logits agree to ${maxDiff(r.first_logits, theirs.first_logits).toExponential(1)}); ` +
+              `load ${loadavg()[0].toFixed(1)}\n`,
+          );
         const b = bs === 8 ? "" : `b${bs}_`;
         Object.assign(summary, {
           [`${key}ort_${b}infer_examples_per_s`]: theirs.examples_per_s,
           [`${key}go_batches_${b}infer_examples_per_s`]: ours.examples_per_s,
           [`${key}gotune_over_ort_${b}infer`]: ratio,
         });
+        for (const d of LOW_DTYPES) {
+          const r = low.find((l) => l.d === d)?.r;
+          Object.assign(summary, {
+            [`${key}go_batches_${d}_${b}infer_examples_per_s`]: r ? r.examples_per_s : null,
+            [`${key}gotune_${d}_over_ort_${b}infer`]: r ? r.examples_per_s / theirs.examples_per_s : null,
+          });
+        }
       }
     }
   } finally {
@@ -313,7 +339,7 @@ async function child(): Promise<void> {
   if (engine === "gotune" && arg("--threads")) setThreads(Number(arg("--threads")));
   const r =
     engine === "gotune"
-      ? runGotune(preset, batches)
+      ? runGotune(preset, batches, (arg("--dtype") ?? "fp32") as Dtype)
       : await runOrt(arg("--onnx")!, batches, {
           opt: (arg("--opt") ?? ORT_TUNED.opt) as OrtSettings["opt"],
           threads: Number(arg("--threads") ?? ORT_TUNED.threads),
