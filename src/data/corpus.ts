@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { UserError } from "../util/errors.js";
 import { assertReadable, isFile, readJsonl } from "../util/fsx.js";
+import { SPLIT_FILES } from "./examples.js";
 import { parseOboFile } from "./obo.js";
 
 /** What went into a corpus, for the log and the report. */
@@ -52,7 +53,7 @@ interface TrainLine {
 
 /** The OBO file `gotune prepare` read for this folder, from DATA/stats.json's source.file. */
 export async function recordedObo(dataDir: string): Promise<string> {
-  const statsPath = join(dataDir, "stats.json");
+  const statsPath = join(dataDir, SPLIT_FILES.stats);
   let stats: { source?: { file?: unknown } };
   try {
     stats = JSON.parse(await fsp.readFile(statsPath, "utf8"));
@@ -117,7 +118,7 @@ export async function readTextFile(path: string): Promise<string[]> {
 
 /** Reads DATA/train.jsonl's ids, names and definitions, checking each line. */
 async function readTrain(dataDir: string): Promise<{ id: string; name: string; text: string }[]> {
-  const path = join(dataDir, "train.jsonl");
+  const path = join(dataDir, SPLIT_FILES.train);
   if (!(await isFile(path)))
     throw new UserError("no train.jsonl in this folder (no split)", {
       file: dataDir,

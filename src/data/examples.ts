@@ -45,8 +45,8 @@ export async function readExamples(path: string): Promise<Example[]> {
   return examples;
 }
 
-/** A split folder's files (the prepare job writes them; this module is their one reader). */
-export const SPLIT_FILES = { train: "train.jsonl", test: "test.jsonl" } as const;
+/** A split folder's files, as the prepare job writes them and the data layer reads them. */
+export const SPLIT_FILES = { train: "train.jsonl", test: "test.jsonl", stats: "stats.json" } as const;
 
 /** Reads DIR/train.jsonl and DIR/test.jsonl; a missing split says to run `gotune prepare` first. */
 export async function loadSplit(dir: string): Promise<Split> {

@@ -9,7 +9,9 @@ import { dirname, join, relative } from "node:path";
 import { shown, UserError } from "../util/errors.js";
 import { isDir, isFile, writeFileAtomic } from "../util/fsx.js";
 import { ensureBlob, fileMetadata, type HttpOptions, NOT_FOUND } from "./download.js";
+import { MODEL_FILES } from "./model-folder.js";
 import { assertInside, COMMIT, isRevision, readWeightIndex } from "./repo-paths.js";
+import { TOKENIZER_FILES } from "./tokenizer.js";
 
 /** What a caller needs from a model: its tokenizer only, or everything to run it. */
 export type Want = "tokenizer" | "model";
@@ -27,8 +29,6 @@ export interface ModelId {
   repo: string;
   revision: string;
 }
-
-const TOKENIZER_FILES = ["tokenizer_config.json", "tokenizer.json", "vocab.txt", "special_tokens_map.json"];
 
 /** The hub cache folder: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -77,13 +77,14 @@ async function shardsPresent(index: string): Promise<boolean> {
 
 /** True when `dir` has what `want` needs (a tokenizer; for a model also config.json and weights). */
 export async function hasWanted(dir: string, want: Want): Promise<boolean> {
-  const tok = (await isFile(join(dir, "tokenizer.json"))) || (await isFile(join(dir, "vocab.txt")));
+  const tok =
+    (await isFile(join(dir, TOKENIZER_FILES.json))) || (await isFile(join(dir, TOKENIZER_FILES.vocab)));
   if (want === "tokenizer") return tok;
   const weights =
-    (await isFile(join(dir, "model.safetensors"))) ||
-    (await shardsPresent(join(dir, "model.safetensors.index.json"))) ||
-    (await isFile(join(dir, "pytorch_model.bin")));
-  return tok && weights && (await isFile(join(dir, "config.json")));
+    (await isFile(join(dir, MODEL_FILES.weights))) ||
+    (await shardsPresent(join(dir, MODEL_FILES.weightsIndex))) ||
+    (await isFile(join(dir, MODEL_FILES.pytorchWeights)));
+  return tok && weights && (await isFile(join(dir, MODEL_FILES.config)));
 }
 
 /** The cached snapshot folder of `id`, when the cache has one with what `want` needs. */
@@ -171,17 +172,17 @@ export async function downloadSnapshot(id: ModelId, want: Want, o: HubOptions = 
     return true;
   };
 
-  const first = want === "model" ? "config.json" : "tokenizer_config.json";
+  const first = want === "model" ? MODEL_FILES.config : TOKENIZER_FILES.config;
   if (!(await fetchFile(first)) && want === "model")
     throw new UserError(`model ${id.repo} has no config.json at ${endpoint}`, { hint: "check the model id" });
-  for (const f of TOKENIZER_FILES) if (f !== first) await fetchFile(f);
+  for (const f of Object.values(TOKENIZER_FILES)) if (f !== first) await fetchFile(f);
   if (want === "model") {
-    if (!(await fetchFile("model.safetensors"))) {
-      if (await fetchFile("model.safetensors.index.json")) {
-        const index = join(root, "snapshots", commit!, "model.safetensors.index.json");
+    if (!(await fetchFile(MODEL_FILES.weights))) {
+      if (await fetchFile(MODEL_FILES.weightsIndex)) {
+        const index = join(root, "snapshots", commit!, MODEL_FILES.weightsIndex);
         // Every shard name is checked before any is fetched: a bad one leaves nothing half-done.
         for (const shard of new Set((await readWeightIndex(index)).values())) await fetchFile(shard);
-      } else if (!(await fetchFile("pytorch_model.bin")))
+      } else if (!(await fetchFile(MODEL_FILES.pytorchWeights)))
         throw new UserError(`model ${id.repo} has neither model.safetensors nor pytorch_model.bin`, {
           hint: "gotune reads safetensors or PyTorch weights",
         });

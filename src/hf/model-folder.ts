@@ -82,11 +82,19 @@ export function configJson(
   return out;
 }
 
+/** A Hugging Face model folder's own files (besides the tokenizer's: hf/tokenizer.ts TOKENIZER_FILES). */
+export const MODEL_FILES = {
+  config: "config.json",
+  weights: "model.safetensors",
+  weightsIndex: "model.safetensors.index.json",
+  pytorchWeights: "pytorch_model.bin",
+} as const;
+
 /** Reads and checks a folder's config.json; unknown model types and activations are UserErrors. */
 export async function readModelConfig(
   dir: string,
 ): Promise<{ config: BertConfig; raw: Record<string, unknown> }> {
-  const file = join(dir, "config.json");
+  const file = join(dir, MODEL_FILES.config);
   let text: string;
   try {
     text = await fsp.readFile(file, "utf8");
@@ -193,9 +201,9 @@ class ShardedSource implements TensorSource {
  * or else a PyTorch `pytorch_model.bin` (read without executing any pickle code).
  */
 export async function openWeights(dir: string): Promise<TensorSource> {
-  const single = join(dir, "model.safetensors");
+  const single = join(dir, MODEL_FILES.weights);
   if (await isFile(single)) return SafetensorsFile.open(single);
-  const index = join(dir, "model.safetensors.index.json");
+  const index = join(dir, MODEL_FILES.weightsIndex);
   if (await isFile(index)) {
     // Shard names are checked to be files inside the folder before any is opened.
     const map = await readWeightIndex(index);
@@ -218,7 +226,7 @@ export async function openWeights(dir: string): Promise<TensorSource> {
     }
     return new ShardedSource(index, where, [...files.values()]);
   }
-  const bin = join(dir, "pytorch_model.bin");
+  const bin = join(dir, MODEL_FILES.pytorchWeights);
   if (await isFile(bin)) return PytorchCheckpoint.open(bin);
   throw new UserError("no weights in the model folder (model.safetensors or pytorch_model.bin)", {
     file: dir,
@@ -372,10 +380,10 @@ export async function saveModelFolder(
   const params = model.params();
   await fsp.mkdir(dir, { recursive: true });
   await writeSafetensors(
-    join(dir, "model.safetensors"),
+    join(dir, MODEL_FILES.weights),
     params.map((p) => ({ name: p.name, shape: p.shape, data: p.data })),
     { format: "pt" },
   );
   const cfg = { ...configJson(model.config, architectureOf(params), model.numLabels), ...extraConfig };
-  await writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(cfg, null, 2)}\n`);
+  await writeFileAtomic(join(dir, MODEL_FILES.config), `${JSON.stringify(cfg, null, 2)}\n`);
 }

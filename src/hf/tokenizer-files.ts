@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/fsx.js";
-import { BERT_SPECIALS, type BertTokenizer } from "./tokenizer.js";
+import { BERT_SPECIALS, type BertTokenizer, TOKENIZER_FILES } from "./tokenizer.js";
 
 /** The special tokens of a tokenizer under transformers' names (cls_token, sep_token...). */
 export function specialTokensMap(tok: BertTokenizer): Record<string, string> {
@@ -68,8 +68,8 @@ export function vocabText(tok: BertTokenizer): string {
 /** Writes tokenizer.json, vocab.txt, tokenizer_config.json and special_tokens_map.json into `dir`. */
 export async function writeTokenizerFiles(dir: string, tok: BertTokenizer): Promise<void> {
   const json = (x: unknown) => `${JSON.stringify(x, null, 2)}\n`;
-  await writeFileAtomic(join(dir, "tokenizer.json"), json(tok.toJson()));
-  await writeFileAtomic(join(dir, "vocab.txt"), vocabText(tok));
-  await writeFileAtomic(join(dir, "tokenizer_config.json"), json(tokenizerConfigJson(tok)));
-  await writeFileAtomic(join(dir, "special_tokens_map.json"), json(specialTokensMap(tok)));
+  await writeFileAtomic(join(dir, TOKENIZER_FILES.json), json(tok.toJson()));
+  await writeFileAtomic(join(dir, TOKENIZER_FILES.vocab), vocabText(tok));
+  await writeFileAtomic(join(dir, TOKENIZER_FILES.config), json(tokenizerConfigJson(tok)));
+  await writeFileAtomic(join(dir, TOKENIZER_FILES.specialTokens), json(specialTokensMap(tok)));
 }

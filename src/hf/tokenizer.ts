@@ -62,6 +62,14 @@ export interface BertTokenizerSpec {
   modelMaxLength?: number;
 }
 
+/** A Hugging Face tokenizer's files: read by `BertTokenizer.fromFolder`, written by tokenizer-files.ts. */
+export const TOKENIZER_FILES = {
+  config: "tokenizer_config.json",
+  json: "tokenizer.json",
+  vocab: "vocab.txt",
+  specialTokens: "special_tokens_map.json",
+} as const;
+
 /** The special tokens of a BERT vocabulary, in the order transformers adds them. */
 export const BERT_SPECIALS = { unk: "[UNK]", sep: "[SEP]", pad: "[PAD]", cls: "[CLS]", mask: "[MASK]" };
 
@@ -202,9 +210,9 @@ export class BertTokenizer {
 
   /** Reads the tokenizer of a model folder: tokenizer.json, else vocab.txt (+ tokenizer_config.json). */
   static async fromFolder(dir: string): Promise<BertTokenizer> {
-    const tj = join(dir, "tokenizer.json");
-    const tc = join(dir, "tokenizer_config.json");
-    const vt = join(dir, "vocab.txt");
+    const tj = join(dir, TOKENIZER_FILES.json);
+    const tc = join(dir, TOKENIZER_FILES.config);
+    const vt = join(dir, TOKENIZER_FILES.vocab);
     const [hasTj, hasTc, hasVt] = await Promise.all([tj, tc, vt].map(isFile));
     if (!hasTj && !hasVt)
       throw new UserError("no tokenizer files (tokenizer.json or vocab.txt) in this folder", {
@@ -214,7 +222,7 @@ export class BertTokenizer {
     // With no tokenizer_config.json, transformers still applies BertTokenizerFast's defaults (so does this).
     const config = hasTc ? await readJsonObject(tc) : {};
     if (hasTj) return BertTokenizer.fromTokenizerJson(await readJsonObject(tj), config, tj);
-    const stm = join(dir, "special_tokens_map.json");
+    const stm = join(dir, TOKENIZER_FILES.specialTokens);
     const specials = (await isFile(stm)) ? await readJsonObject(stm) : undefined;
     return BertTokenizer.fromVocab(await fsp.readFile(vt, "utf8"), { ...specials, ...config }, vt);
   }

@@ -4,13 +4,15 @@
  */
 import { promises as fsp } from "node:fs";
 import { join, resolve } from "node:path";
+import { MODEL_FILES } from "../hf/model-folder.js";
 import { classifierToOnnx } from "../hf/onnx.js";
+import { TOKENIZER_FILES } from "../hf/tokenizer.js";
 import { Classifier } from "../inference/classifier.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
 
-/** The tokenizer files a transformers.js folder carries beside config.json (tokenizer.json is required). */
-const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"];
+/** Where the ONNX graph goes inside the folder (transformers.js' default file name). */
+export const ONNX_OUTPUTS = { dir: "onnx", model: "model.onnx" } as const;
 
 /** What an export wrote. */
 export interface OnnxExport {
@@ -49,22 +51,26 @@ const isFile = (p: string) =>
 export async function exportOnnx(model: string, out: string): Promise<OnnxExport> {
   const clf = await Classifier.load(model);
   const src = clf.dir!;
-  await makeDir(join(out, "onnx"), out);
+  await makeDir(join(out, ONNX_OUTPUTS.dir), out);
   const same = (await fsp.realpath(src)) === (await fsp.realpath(out));
   const bytes = classifierToOnnx(clf.model, { docString: `exported by gotune from ${resolve(src)}` });
-  const onnxFile = join(out, "onnx", "model.onnx");
+  const onnxFile = join(out, ONNX_OUTPUTS.dir, ONNX_OUTPUTS.model);
   await writeFileAtomic(onnxFile, bytes);
   if (!same)
-    for (const f of TOKENIZER_FILES)
+    // tokenizer.json is required by transformers.js: written from the tokenizer below when the source lacks it.
+    for (const f of Object.values(TOKENIZER_FILES))
       if (await isFile(join(src, f))) await writeFileAtomic(join(out, f), await fsp.readFile(join(src, f)));
-  if (!(await isFile(join(out, "tokenizer.json"))))
+  if (!(await isFile(join(out, TOKENIZER_FILES.json))))
     await writeFileAtomic(
-      join(out, "tokenizer.json"),
+      join(out, TOKENIZER_FILES.json),
       `${JSON.stringify(clf.tokenizer.toJson(), null, 2)}\n`,
     );
-  const config = JSON.parse(await fsp.readFile(join(src, "config.json"), "utf8")) as Record<string, unknown>;
+  const config = JSON.parse(await fsp.readFile(join(src, MODEL_FILES.config), "utf8")) as Record<
+    string,
+    unknown
+  >;
   const tjs = (config["transformers.js_config"] ?? {}) as Record<string, unknown>;
   config["transformers.js_config"] = { ...tjs, dtype: "fp32" };
-  await writeFileAtomic(join(out, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
+  await writeFileAtomic(join(out, MODEL_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
   return { dir: out, onnx: onnxFile, bytes: bytes.length, labels: clf.labels };
 }

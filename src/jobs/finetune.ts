@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { ASPECTS, type Example, loadSplit, takeShuffled } from "../data/examples.js";
 import { trainingCurve } from "../figures/training-curve.js";
 import { resolveModel } from "../hf/hub.js";
-import { checkWeightsCover, loadModelFolder, openWeights, readModelConfig } from "../hf/model-folder.js";
+import {
+  checkWeightsCover,
+  loadModelFolder,
+  MODEL_FILES,
+  openWeights,
+  readModelConfig,
+} from "../hf/model-folder.js";
 import { BertTokenizer } from "../hf/tokenizer.js";
 import { trainVocabulary, vocabularyCounter } from "../hf/vocabulary.js";
 import { Classifier } from "../inference/classifier.js";
@@ -244,7 +250,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
       : await fromFolder(await resolveSource(o.model), false, o.seed, note);
   const { model, tokenizer, labels } = built;
   if (o.bf16) model.setDtype(usableDtype("bf16", note));
-  const configFile = join(built.source, "config.json");
+  const configFile = join(built.source, MODEL_FILES.config);
   const trainLabels = mapLabels(train, labels, configFile);
   const testLabels = mapLabels(test, labels, configFile);
   const maxPos = model.config.max_position_embeddings;

@@ -5,7 +5,7 @@
  * Every stage writes into its own folder of OUT, and rerunning resumes the training stages.
  */
 import { promises as fsp } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type BaselineResult, runBaseline } from "../baseline/run.js";
 import { ASPECTS, loadSplit } from "../data/examples.js";
 import { fetchGo } from "../data/fetch-go.js";
@@ -16,8 +16,8 @@ import { type Misclassified, misclassified, type Prediction } from "../inference
 import { readJsonl, writeFileAtomic } from "../util/fsx.js";
 import { BASELINE_DEFAULTS, BASELINE_OUTPUTS, writeBaseline } from "./baseline.js";
 import { outputPaths, predictDocument, writeDocumentOutputs } from "./document.js";
-import { FINETUNE_DEFAULTS, type FinetuneResult, finetune } from "./finetune.js";
-import { prepare } from "./prepare.js";
+import { FINETUNE_DEFAULTS, FINETUNE_OUTPUTS, type FinetuneResult, finetune } from "./finetune.js";
+import { PREPARE_DEFAULTS, PREPARE_OUTPUTS, prepare } from "./prepare.js";
 import { PRETRAIN_DEFAULTS, type PretrainSummary, pretrain } from "./pretrain.js";
 import { esc, figure, metricsHtml, para, type ReportSection, table, writeReport } from "./report.js";
 import { checkCorpus, readCorpusRecord, SHIPPED_MODEL_DIR } from "./shipped-model.js";
@@ -57,6 +57,41 @@ export interface MainJobOptions {
   bf16?: boolean;
   log: (line: string) => void;
 }
+
+/** What the main job writes into OUT besides the fine-tuning's own outputs (FINETUNE_OUTPUTS: model/...). */
+export const MAIN_JOB_OUTPUTS = {
+  data: "data",
+  pretrained: "pretrained",
+  study: "study",
+  curve: "curve",
+  document: "document",
+  figures: "figures",
+  learningCurve: "learning_curve",
+  confusionMatrix: "confusion_matrix",
+  summary: "summary.json",
+  misclassified: "misclassified.jsonl",
+  report: "report.html",
+} as const;
+
+/** `gotune run`'s defaults: the full split once, the study's protocol on three samples, a short curve. */
+export const MAIN_JOB_DEFAULTS = {
+  out: "runs/latest",
+  seed: 42,
+  figures: true,
+  preset: "bert-mini",
+  shipped: true,
+  pretrainMinutes: 12,
+  pretrainEpochs: 5,
+  epochs: 1,
+  lr: 1e-4,
+  batchSize: 16,
+  studyTrain: 2000,
+  studyEval: 1000,
+  studyEpochs: 3,
+  studySeeds: 3,
+  curve: [100, 250, 500, 1000],
+  document: resolve(import.meta.dirname, "..", "..", "..", "examples", "abstract.txt"),
+} satisfies Partial<MainJobOptions>;
 
 /** What the job found, as written to OUT/summary.json. */
 export interface MainJobSummary {
@@ -121,9 +156,11 @@ const brief = (m: Metrics, train: number, evalN: number): Brief => ({
 
 /** The misclassified test terms of the full fine-tune (OUT/predictions.jsonl joined with DATA/test.jsonl). */
 async function errorAnalysis(out: string, dataDir: string, labels: string[]): Promise<Misclassified[]> {
-  const preds = await readJsonl<Prediction>(join(out, "predictions.jsonl"));
+  const preds = await readJsonl<Prediction>(join(out, FINETUNE_OUTPUTS.predictions));
   const terms = new Map<string, { go_id: string; name: string; text: string }>();
-  for (const t of await readJsonl<{ go_id: string; name: string; text: string }>(join(dataDir, "test.jsonl")))
+  for (const t of await readJsonl<{ go_id: string; name: string; text: string }>(
+    join(dataDir, PREPARE_OUTPUTS.test),
+  ))
     terms.set(t.go_id, t);
   return misclassified(preds, terms, labels);
 }
@@ -143,7 +180,7 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
     seconds[name] = (performance.now() - t) / 1000;
     return r;
   };
-  const dataDir = join(o.out, "data");
+  const dataDir = join(o.out, MAIN_JOB_OUTPUTS.data);
 
   const go = await timed("fetch", "getting GO", async () => {
     const r = await fetchGo({ obo: o.obo });
@@ -157,9 +194,9 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
       obo: go.path,
       out: dataDir,
       seed: o.seed,
-      testSize: 0.2,
-      keepObsolete: false,
-      top: 30,
+      testSize: PREPARE_DEFAULTS.testSize,
+      keepObsolete: PREPARE_DEFAULTS.keepObsolete,
+      top: PREPARE_DEFAULTS.top,
       figures: o.figures,
     }),
   );
@@ -195,7 +232,7 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
 
   // The model to fine-tune: one given, else the shipped one where its corpus kept clear of this test
   // split, else one pre-trained here.
-  const ptDir = join(o.out, "pretrained");
+  const ptDir = join(o.out, MAIN_JOB_OUTPUTS.pretrained);
   let start: MainJobSummary["pretrained"] | undefined;
   if (o.pretrained) {
     start = { source: "given", path: o.pretrained, why: "given with --pretrained" };
@@ -283,7 +320,11 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
           seed,
           trainLimit: o.studyTrain,
           model: modelPath,
-          out: join(o.out, "study", seed === o.seed ? "pretrained" : `pretrained-seed-${seed}`),
+          out: join(
+            o.out,
+            MAIN_JOB_OUTPUTS.study,
+            seed === o.seed ? "pretrained" : `pretrained-seed-${seed}`,
+          ),
         });
         stSeeds.push(briefRun(r, "the study's protocol"));
       }
@@ -291,7 +332,7 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
         ...study,
         trainLimit: o.studyTrain,
         model: o.preset,
-        out: join(o.out, "study", "scratch"),
+        out: join(o.out, MAIN_JOB_OUTPUTS.study, "scratch"),
       });
       return { stSeeds, stScratch: briefRun(sc, "the study's protocol") };
     },
@@ -307,7 +348,12 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
         points.push({ model, examples: b.train_examples, accuracy: b.accuracy, macro_f1: b.macro_f1 });
       for (const [i, n] of curveSizes.entries()) {
         const run = (model: string, dir: string) =>
-          finetune({ ...study, trainLimit: n, model, out: join(o.out, "curve", `${dir}-${n}`) });
+          finetune({
+            ...study,
+            trainLimit: n,
+            model,
+            out: join(o.out, MAIN_JOB_OUTPUTS.curve, `${dir}-${n}`),
+          });
         add(pre, briefRun(await run(modelPath, "pretrained"), "the learning curve"));
         add(`${o.preset} from scratch`, briefRun(await run(o.preset, "scratch"), "the learning curve"));
         add("TF-IDF + logistic regression (C tuned)", briefOf(baseCurve[i]!));
@@ -324,14 +370,14 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
 
   o.log(`run: ${++n}/${STAGES} the error analysis, a document sentence by sentence, and the report`);
   const wrong = await errorAnalysis(o.out, dataDir, [...ASPECTS]);
-  const clf = await Classifier.load(join(o.out, "model"));
+  const clf = await Classifier.load(join(o.out, FINETUNE_OUTPUTS.model));
   let doc: MainJobSummary["document"];
   let docHtml = para("No document was given.");
   try {
     await fsp.access(o.document);
     const t = await predictDocument(clf, o.document);
-    const paths = outputPaths(o.document, join(o.out, "document"));
-    await writeDocumentOutputs(t, o.document, join(o.out, "model"), paths);
+    const paths = outputPaths(o.document, join(o.out, MAIN_JOB_OUTPUTS.document));
+    await writeDocumentOutputs(t, o.document, join(o.out, FINETUNE_OUTPUTS.model), paths);
     doc = { path: o.document, sentences: t.sentences.length, mean_probability: t.mean };
     docHtml =
       documentHtml(t.sentences, t.probs, t.labels, t.mean) +
@@ -371,13 +417,13 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
     document: doc,
     seconds: { ...seconds, total: (performance.now() - t0) / 1000 },
   };
-  await writeFileAtomic(join(o.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeFileAtomic(join(o.out, MAIN_JOB_OUTPUTS.summary), `${JSON.stringify(summary, null, 2)}\n`);
   await writeFileAtomic(
-    join(o.out, "misclassified.jsonl"),
+    join(o.out, MAIN_JOB_OUTPUTS.misclassified),
     wrong.map((w) => JSON.stringify(w)).join("\n") + (wrong.length ? "\n" : ""),
   );
   await writeReport(
-    join(o.out, "report.html"),
+    join(o.out, MAIN_JOB_OUTPUTS.report),
     "gotune: the Gene Ontology as a text classifier",
     `GO ${go.dataVersion ?? ""} (${go.source}), ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ` +
       `${summary.seconds.total.toFixed(0)} s in all`,
@@ -419,9 +465,9 @@ async function sections(
   docHtml: string,
   wrong: Misclassified[],
 ): Promise<ReportSection[]> {
-  const fig = (name: string, caption: string) =>
-    figure(join(o.out, "data", "figures", `${name}.png`), caption);
-  const figs = await pngsIn(join(o.out, "data", "figures"));
+  const dataFigures = join(o.out, MAIN_JOB_OUTPUTS.data, PREPARE_OUTPUTS.figures);
+  const fig = (name: string, caption: string) => figure(join(dataFigures, `${name}.png`), caption);
+  const figs = await pngsIn(dataFigures);
   const figHtml = (
     await Promise.all(
       figs.map((f) => fig(f.replace(/\.png$/, ""), f.replace(/\.png$/, "").replace(/[-_]/g, " "))),
@@ -460,16 +506,28 @@ async function sections(
     s.learning_curve,
     `Seed ${o.seed}; ${o.studyEval.toLocaleString("en-US")} test examples up to ${o.studyTrain.toLocaleString("en-US")} training examples, the full test split for all of them.`,
   );
-  await writeFileAtomic(join(o.out, "figures", "learning_curve.png"), curveFig.png);
-  await writeFileAtomic(join(o.out, "figures", "learning_curve.svg"), curveFig.svg);
+  await writeFileAtomic(
+    join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.learningCurve}.png`),
+    curveFig.png,
+  );
+  await writeFileAtomic(
+    join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.learningCurve}.svg`),
+    curveFig.svg,
+  );
   const labels = Object.keys(ft.per_class);
   const cmFig = await confusionFigure(
     labels,
     ft.confusion_matrix,
     `${pre}, fine-tuned on ${s.finetune.train_examples.toLocaleString("en-US")} examples; ${wrong.length} of ${s.finetune.eval_examples.toLocaleString("en-US")} wrong.`,
   );
-  await writeFileAtomic(join(o.out, "figures", "confusion_matrix.png"), cmFig.png);
-  await writeFileAtomic(join(o.out, "figures", "confusion_matrix.svg"), cmFig.svg);
+  await writeFileAtomic(
+    join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.confusionMatrix}.png`),
+    cmFig.png,
+  );
+  await writeFileAtomic(
+    join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.confusionMatrix}.svg`),
+    cmFig.svg,
+  );
   const SHOWN = 100;
   const counts = (stats as { terms?: Record<string, unknown> }).terms ?? {};
   return [
@@ -508,7 +566,7 @@ async function sections(
       title: "Learning curve",
       html:
         (await figure(
-          join(o.out, "figures", "learning_curve.png"),
+          join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.learningCurve}.png`),
           "Accuracy and macro-F1 against training examples",
         )) +
         table(
@@ -538,7 +596,7 @@ async function sections(
       title: "Error analysis",
       html:
         (await figure(
-          join(o.out, "figures", "confusion_matrix.png"),
+          join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.confusionMatrix}.png`),
           "Confusion matrix of the fine-tuned model",
         )) +
         para(
@@ -568,13 +626,17 @@ async function sections(
               `trained on the train split's names, definitions and synonyms; ${pt.steps.done} steps in ` +
               `${pt.seconds.total.toFixed(0)} s; held-out MLM loss ${pt.loss.first_held_out?.toFixed(3) ?? "?"} → ` +
               `${pt.loss.last_held_out?.toFixed(3) ?? "?"}.`,
-          ) + (await figure(join(o.out, "pretrained", "figures", "pretrain_loss.png"), "Pre-training loss")),
+          ) +
+          (await figure(
+            join(o.out, MAIN_JOB_OUTPUTS.pretrained, "figures", "pretrain_loss.png"),
+            "Pre-training loss",
+          )),
     },
     {
       title: "Fine-tuned model (full split)",
       html:
         metricsHtml(ft) +
-        (await figure(join(o.out, "training-curve.png"), "Fine-tuning: loss and evaluation")),
+        (await figure(join(o.out, FINETUNE_OUTPUTS.curvePng), "Fine-tuning: loss and evaluation")),
     },
     { title: "A document, sentence by sentence", html: docHtml },
     {

@@ -5,6 +5,7 @@
  */
 import { join, resolve } from "node:path";
 import { csvFormat } from "d3-dsv";
+import { SPLIT_FILES } from "../data/examples.js";
 import { buildGoGraph, roots, topByDegree } from "../data/graph.js";
 import { parseOboFile } from "../data/obo.js";
 import { countByClass, stratifiedSplit } from "../data/split.js";
@@ -25,6 +26,23 @@ import { wordCloud } from "../figures/wordcloud.js";
 import { UserError } from "../util/errors.js";
 import { assertReadable, ensureWritableDir, writeFileAtomic } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
+
+/** What the prepare job writes into OUT: the split (data/examples.ts reads it), the terms and the figures. */
+export const PREPARE_OUTPUTS = {
+  ...SPLIT_FILES,
+  termsCsv: "terms.csv",
+  termsJsonl: "terms.jsonl",
+  figures: "figures",
+} as const;
+
+/** `gotune prepare`'s defaults (the main job's too). */
+export const PREPARE_DEFAULTS = {
+  seed: 42,
+  testSize: 0.2,
+  keepObsolete: false,
+  top: 30,
+  figures: true,
+} as const;
 
 /** What to prepare and how. */
 export interface PrepareOptions {
@@ -212,14 +230,18 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareResult> {
 
   log(`writing ${out}`);
   const files: [string, string | Uint8Array][] = [
-    ["terms.csv", csvFormat(terms, [...TERM_COLUMNS])],
-    ["terms.jsonl", jsonl(terms.map((t) => Object.fromEntries(TERM_COLUMNS.map((c) => [c, t[c]]))))],
-    ["train.jsonl", jsonl(split.train.map(toExample))],
-    ["test.jsonl", jsonl(split.test.map(toExample))],
+    [PREPARE_OUTPUTS.termsCsv, csvFormat(terms, [...TERM_COLUMNS])],
+    [
+      PREPARE_OUTPUTS.termsJsonl,
+      jsonl(terms.map((t) => Object.fromEntries(TERM_COLUMNS.map((c) => [c, t[c]])))),
+    ],
+    [PREPARE_OUTPUTS.train, jsonl(split.train.map(toExample))],
+    [PREPARE_OUTPUTS.test, jsonl(split.test.map(toExample))],
   ];
-  for (const f of figures) files.push([`figures/${f.name}.svg`, f.svg], [`figures/${f.name}.png`, f.png]);
-  const statsWithFigures = { ...stats, figures: figures.map((f) => `figures/${f.name}.png`) };
-  files.push(["stats.json", `${JSON.stringify(statsWithFigures, null, 2)}\n`]);
+  const fig = (name: string, ext: string) => `${PREPARE_OUTPUTS.figures}/${name}.${ext}`;
+  for (const f of figures) files.push([fig(f.name, "svg"), f.svg], [fig(f.name, "png"), f.png]);
+  const statsWithFigures = { ...stats, figures: figures.map((f) => fig(f.name, "png")) };
+  files.push([PREPARE_OUTPUTS.stats, `${JSON.stringify(statsWithFigures, null, 2)}\n`]);
   const bar = progress("writing", files.length);
   for (const [name, data] of files) {
     await writeFileAtomic(join(out, name), data);

@@ -7,10 +7,16 @@ import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import { join, resolve } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { SPLIT_FILES } from "../data/examples.js";
 import { sha256File } from "../data/fetch-go.js";
+import { MODEL_FILES } from "../hf/model-folder.js";
 import { readSafetensors, type WriteDtype, writeSafetensors } from "../hf/safetensors.js";
+import { TOKENIZER_FILES } from "../hf/tokenizer.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
+
+/** `gotune ship`'s defaults: the repository's shipped folder (from the working folder), fp16, its name. */
+export const SHIP_DEFAULTS = { out: "models/go-bert-mini", dtype: "f16", name: "go-bert-mini" } as const;
 
 /** Where the shipped model lives in the repository (and in an installed package). */
 export const SHIPPED_MODEL_DIR = resolve(import.meta.dirname, "..", "..", "..", "models", "go-bert-mini");
@@ -27,8 +33,16 @@ export interface CorpusRecord {
   corpus: Record<string, unknown>;
 }
 
-const TERMS_FILE = "corpus-terms.txt.gz";
-const TOKENIZER_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+/** What the shipped folder holds besides the model's own files (config, weights, tokenizer). */
+export const SHIP_OUTPUTS = {
+  corpus: "corpus.json",
+  corpusTerms: "corpus-terms.txt.gz",
+  pretrainSummary: "pretrain.json",
+  pretrainLog: "pretrain_log.jsonl.gz",
+  pretrainLoss: "pretrain_loss.png",
+  card: "README.md",
+} as const;
+const TERMS_FILE = SHIP_OUTPUTS.corpusTerms;
 /** The issue's limit on the shipped weights. */
 export const MAX_SHIPPED_BYTES = 25 * 1024 * 1024;
 
@@ -113,15 +127,15 @@ export async function shipModel(o: ShipOptions): Promise<ShipResult> {
   const hintPt = "give the folder `gotune pretrain --out` wrote";
   const pt = await readJson<PretrainJson>(join(o.pretrained, "pretrain.json"), "pretrain.json", hintPt);
   const stats = await readJson<DataStats>(
-    join(o.data, "stats.json"),
-    "stats.json",
+    join(o.data, SPLIT_FILES.stats),
+    SPLIT_FILES.stats,
     "give the folder `gotune prepare` wrote (the one given to `gotune pretrain --data`)",
   );
-  const trainIds = await splitIds(join(o.data, "train.jsonl"));
-  const testIds = await splitIds(join(o.data, "test.jsonl"));
+  const trainIds = await splitIds(join(o.data, SPLIT_FILES.train));
+  const testIds = await splitIds(join(o.data, SPLIT_FILES.test));
   if (pt.corpus.train_terms !== trainIds.length)
     throw new UserError(
-      `pretrain.json's corpus came from ${pt.corpus.train_terms} train terms, ${join(o.data, "train.jsonl")} holds ${trainIds.length}`,
+      `pretrain.json's corpus came from ${pt.corpus.train_terms} train terms, ${join(o.data, SPLIT_FILES.train)} holds ${trainIds.length}`,
       { file: join(o.pretrained, "pretrain.json"), hint: "give the --data folder the pre-training read" },
     );
   const obo = stats.source?.file;
@@ -129,7 +143,7 @@ export async function shipModel(o: ShipOptions): Promise<ShipResult> {
   const testSize = stats.split?.test_size;
   if (typeof obo !== "string" || typeof seed !== "number" || typeof testSize !== "number")
     throw new UserError("stats.json lacks the release file, the split's seed or its test size", {
-      file: join(o.data, "stats.json"),
+      file: join(o.data, SPLIT_FILES.stats),
       hint: "rerun `gotune prepare`",
     });
   const releaseSha = await sha256File(obo).catch(() => {
@@ -144,10 +158,10 @@ export async function shipModel(o: ShipOptions): Promise<ShipResult> {
   await fsp.mkdir(tmp, { recursive: true });
   try {
     // Weights: every tensor, in the dtype chosen, with the rounding error measured.
-    const { tensors, metadata } = await readSafetensors(join(o.pretrained, "model.safetensors"));
+    const { tensors, metadata } = await readSafetensors(join(o.pretrained, MODEL_FILES.weights));
     const list = [...tensors.values()];
-    await writeSafetensors(join(tmp, "model.safetensors"), list, metadata, o.dtype);
-    const back = (await readSafetensors(join(tmp, "model.safetensors"))).tensors;
+    await writeSafetensors(join(tmp, MODEL_FILES.weights), list, metadata, o.dtype);
+    const back = (await readSafetensors(join(tmp, MODEL_FILES.weights))).tensors;
     let maxAbsError = 0;
     for (const t of list) {
       const b = back.get(t.name)!.data;
@@ -158,32 +172,32 @@ export async function shipModel(o: ShipOptions): Promise<ShipResult> {
     }
     if (!Number.isFinite(maxAbsError))
       throw new UserError(`a weight does not fit in ${o.dtype} (it became infinite or NaN)`, {
-        file: join(o.pretrained, "model.safetensors"),
+        file: join(o.pretrained, MODEL_FILES.weights),
         hint: "ship as --dtype bf16",
       });
-    const bytes = (await fsp.stat(join(tmp, "model.safetensors"))).size;
+    const bytes = (await fsp.stat(join(tmp, MODEL_FILES.weights))).size;
     if (bytes > MAX_SHIPPED_BYTES)
       throw new UserError(`the weights take ${(bytes / 2 ** 20).toFixed(1)} MB, above the 25 MB limit`, {
-        file: join(o.pretrained, "model.safetensors"),
+        file: join(o.pretrained, MODEL_FILES.weights),
         hint: "pre-train a smaller preset",
       });
     const config = await readJson<Record<string, unknown>>(
-      join(o.pretrained, "config.json"),
-      "config.json",
+      join(o.pretrained, MODEL_FILES.config),
+      MODEL_FILES.config,
       hintPt,
     );
     config.torch_dtype = o.dtype === "F16" ? "float16" : "bfloat16";
-    await writeFileAtomic(join(tmp, "config.json"), `${JSON.stringify(config, null, 2)}\n`);
-    for (const f of TOKENIZER_FILES)
+    await writeFileAtomic(join(tmp, MODEL_FILES.config), `${JSON.stringify(config, null, 2)}\n`);
+    for (const f of Object.values(TOKENIZER_FILES))
       await fsp.copyFile(join(o.pretrained, f), join(tmp, f)).catch((err: NodeJS.ErrnoException) => {
-        if (f === "vocab.txt" || err.code !== "ENOENT")
+        if (f === TOKENIZER_FILES.vocab || err.code !== "ENOENT")
           throw new UserError(`cannot copy ${f}`, { file: o.pretrained });
       });
-    await fsp.copyFile(join(o.pretrained, "pretrain.json"), join(tmp, "pretrain.json"));
+    await fsp.copyFile(join(o.pretrained, "pretrain.json"), join(tmp, SHIP_OUTPUTS.pretrainSummary));
     const logText = await fsp.readFile(join(o.pretrained, "pretrain_log.jsonl")).catch(() => undefined);
-    if (logText) await writeFileAtomic(join(tmp, "pretrain_log.jsonl.gz"), gzipSync(logText, { level: 9 }));
+    if (logText) await writeFileAtomic(join(tmp, SHIP_OUTPUTS.pretrainLog), gzipSync(logText, { level: 9 }));
     await fsp
-      .copyFile(join(o.pretrained, "figures", "pretrain_loss.png"), join(tmp, "pretrain_loss.png"))
+      .copyFile(join(o.pretrained, "figures", "pretrain_loss.png"), join(tmp, SHIP_OUTPUTS.pretrainLoss))
       .catch(() => undefined);
 
     // The corpus record: sorted train ids (gzipped) and what identifies the split.
@@ -202,13 +216,13 @@ export async function shipModel(o: ShipOptions): Promise<ShipResult> {
       terms_sha256: sha256Of(list_),
       corpus: { ...pt.corpus, obo: obo.split("/").pop() },
     };
-    await writeFileAtomic(join(tmp, "corpus.json"), `${JSON.stringify(record, null, 2)}\n`);
-    const weightsSha = await sha256File(join(tmp, "model.safetensors"));
+    await writeFileAtomic(join(tmp, SHIP_OUTPUTS.corpus), `${JSON.stringify(record, null, 2)}\n`);
+    const weightsSha = await sha256File(join(tmp, MODEL_FILES.weights));
     const hours =
       trainingHours(logText?.toString("utf8"), Number(pt.options.batch_size) || 32) ??
       pt.seconds.training / 3600;
     await writeFileAtomic(
-      join(tmp, "README.md"),
+      join(tmp, SHIP_OUTPUTS.card),
       modelCard({ name: o.name, pt, record, weightsSha, bytes, hours, dtype: o.dtype, maxAbsError, config }),
     );
     const old = `${o.out.replace(/\/+$/, "")}.old-${process.pid}`;
@@ -359,7 +373,7 @@ Genetics 2023. See <http://geneontology.org/docs/go-citation-policy/>. The model
 
 /** Reads a model folder's corpus record, or undefined when it has none (a model from elsewhere). */
 export async function readCorpusRecord(dir: string): Promise<CorpusRecord | undefined> {
-  const path = join(dir, "corpus.json");
+  const path = join(dir, SHIP_OUTPUTS.corpus);
   const text = await fsp.readFile(path, "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
   let r: CorpusRecord;
@@ -404,12 +418,12 @@ export interface CorpusCheck {
 /** Compares a run's split (its data folder) with the record; counts its test terms in the model's corpus. */
 export async function checkCorpus(modelDir: string, r: CorpusRecord, dataDir: string): Promise<CorpusCheck> {
   const stats = await readJson<DataStats>(
-    join(dataDir, "stats.json"),
-    "stats.json",
+    join(dataDir, SPLIT_FILES.stats),
+    SPLIT_FILES.stats,
     "rerun `gotune prepare`",
   );
   const terms = await corpusTerms(modelDir, r);
-  const test = await splitIds(join(dataDir, "test.jsonl"));
+  const test = await splitIds(join(dataDir, SPLIT_FILES.test));
   const leaked = test.filter((id) => terms.has(id)).length;
   const obo = stats.source?.file;
   const sha = obo ? await sha256File(obo).catch(() => undefined) : undefined;

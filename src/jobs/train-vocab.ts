@@ -11,6 +11,9 @@ import { UserError } from "../util/errors.js";
 import { assertReadable, textLines } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
 
+/** `gotune train-vocab`'s defaults: BERT's uncased vocabulary size and HF's minimum pair frequency. */
+export const TRAIN_VOCAB_DEFAULTS = { vocabSize: 8000, minFrequency: 2, lowercase: true } as const;
+
 /** What `gotune train-vocab` does, flag by flag. */
 export interface TrainVocabOptions {
   input: string[];

@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ASPECTS } from "../../src/data/examples.js";
+import { ASPECTS, SPLIT_FILES } from "../../src/data/examples.js";
+import { BASELINE_OUTPUTS } from "../../src/jobs/baseline.js";
 import { Rng } from "../../src/util/rng.js";
 import { gotune } from "../helpers/cli.js";
 
@@ -26,11 +27,11 @@ async function syntheticSplit(nTrain: number, nTest: number): Promise<string> {
     return JSON.stringify({ go_id: `GO:${i}`, text: `${words.join(" ")}.`, aspect: ASPECTS[label], label });
   };
   await writeFile(
-    join(dir, "train.jsonl"),
+    join(dir, SPLIT_FILES.train),
     `${Array.from({ length: nTrain }, (_, i) => line(i)).join("\n")}\n`,
   );
   await writeFile(
-    join(dir, "test.jsonl"),
+    join(dir, SPLIT_FILES.test),
     `${Array.from({ length: nTest }, (_, i) => line(i)).join("\n")}\n`,
   );
   return dir;
@@ -58,9 +59,13 @@ test("gotune baseline --json prints the metrics and writes them atomically to DI
   assert.equal(out.train_examples, 90);
   assert.equal(out.eval_examples, 30);
   assert.ok(out.features > 20);
-  const saved = JSON.parse(await readFile(join(dir, "baseline.json"), "utf8"));
+  const saved = JSON.parse(await readFile(join(dir, BASELINE_OUTPUTS.metrics), "utf8"));
   assert.equal(saved.accuracy, out.accuracy);
-  assert.deepEqual((await readdir(dir)).sort(), ["baseline.json", "test.jsonl", "train.jsonl"]);
+  assert.deepEqual((await readdir(dir)).sort(), [
+    BASELINE_OUTPUTS.metrics,
+    SPLIT_FILES.test,
+    SPLIT_FILES.train,
+  ]);
 });
 
 test("gotune baseline with limits, --out and the text report", async () => {
@@ -111,7 +116,7 @@ test("gotune baseline: a missing split, a bad line and a bad option are one line
   );
 
   const dir = await syntheticSplit(9, 3);
-  const train = join(dir, "train.jsonl");
+  const train = join(dir, SPLIT_FILES.train);
   const lines = (await readFile(train, "utf8")).trim().split("\n");
   lines[4] = '{"go_id":"GO:4","text":"x y","aspect":"biological_process","label":5}';
   await writeFile(train, `${lines.join("\n")}\n`);
@@ -122,7 +127,7 @@ test("gotune baseline: a missing split, a bad line and a bad option are one line
     new RegExp(`^gotune: ${train}:5: label 5 is not 0, 1, 2 or an aspect's name; .*\\n$`),
   );
   assert.equal(r.stderr.split("\n").length, 2, "one line");
-  assert.deepEqual((await readdir(dir)).sort(), ["test.jsonl", "train.jsonl"], "nothing written");
+  assert.deepEqual((await readdir(dir)).sort(), [SPLIT_FILES.test, SPLIT_FILES.train], "nothing written");
 
   r = gotune(["baseline", "--data", dir, "--train-limit", "many"]);
   assert.notEqual(r.code, 0);

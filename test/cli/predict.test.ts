@@ -7,6 +7,7 @@ import { parse as parseCsv } from "csv-parse/sync";
 import ExcelJS from "exceljs";
 import { Classifier } from "../../src/inference/classifier.js";
 import { splitSentences } from "../../src/inference/sentences.js";
+import { DOCUMENT_OUTPUTS as D } from "../../src/jobs/document.js";
 import { writeTinyModel } from "../fixtures/app/tiny-model.js";
 import { assertOneLineError, gotune } from "../helpers/cli.js";
 
@@ -118,7 +119,7 @@ test("predict --file: per-sentence CSV and XLSX, the mean per aspect, a summary 
   const { probs } = clf.predictProba(sentences.map((s) => s.text));
 
   // CSV: header, one row per sentence, probabilities as the classifier gives them.
-  const csv = parseCsv(await readFile(join(docDir, "paper.predictions.csv"), "utf8"), {
+  const csv = parseCsv(await readFile(join(docDir, `paper.${D.csv}`), "utf8"), {
     columns: true,
   }) as Record<string, string>[];
   assert.equal(csv.length, 15);
@@ -136,7 +137,7 @@ test("predict --file: per-sentence CSV and XLSX, the mean per aspect, a summary 
 
   // XLSX, read back: the same table, and a summary sheet with the means.
   const wb = new ExcelJS.Workbook();
-  await wb.xlsx.readFile(join(docDir, "paper.predictions.xlsx"));
+  await wb.xlsx.readFile(join(docDir, `paper.${D.xlsx}`));
   const ws = wb.getWorksheet("sentences")!;
   assert.equal(ws.rowCount, 16);
   assert.deepEqual((ws.getRow(1).values as unknown[]).slice(1), [
@@ -157,7 +158,7 @@ test("predict --file: per-sentence CSV and XLSX, the mean per aspect, a summary 
   });
 
   // The mean per aspect: printed, in the summary JSON and in the workbook, equal to the CSV's column means.
-  const summary = JSON.parse(await readFile(join(docDir, "paper.summary.json"), "utf8"));
+  const summary = JSON.parse(await readFile(join(docDir, `paper.${D.summary}`), "utf8"));
   assert.equal(summary.sentences, 15);
   const sumSheet = wb.getWorksheet("summary")!;
   LABELS.forEach((l, j) => {
@@ -173,12 +174,12 @@ test("predict --file: per-sentence CSV and XLSX, the mean per aspect, a summary 
   );
 
   // The pie: a PNG with its signature and a sensible size, and its SVG.
-  const png = await readFile(join(docDir, "paper.pie.png"));
+  const png = await readFile(join(docDir, `paper.${D.piePng}`));
   assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10]);
   assert.equal(png.subarray(12, 16).toString("latin1"), "IHDR");
   const [w, h] = [png.readUInt32BE(16), png.readUInt32BE(20)];
   assert.ok(w >= 600 && w <= 2000 && h >= 400 && h <= 2000, `${w} x ${h}`);
-  const svg = await readFile(join(docDir, "paper.pie.svg"), "utf8");
+  const svg = await readFile(join(docDir, `paper.${D.pieSvg}`), "utf8");
   assert.match(svg, /^<svg/);
   assert.match(svg, /Mean probability per GO aspect/);
   for (const l of LABELS) assert.ok(svg.includes(l), l);
@@ -190,13 +191,12 @@ test("predict --file --out DIR --json writes there and prints the summary", asyn
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.sentences, 15);
-  assert.deepEqual((await readdir(out)).sort(), [
-    "tricky.pie.png",
-    "tricky.pie.svg",
-    "tricky.predictions.csv",
-    "tricky.predictions.xlsx",
-    "tricky.summary.json",
-  ]);
+  assert.deepEqual(
+    (await readdir(out)).sort(),
+    Object.values(D)
+      .map((suffix) => `tricky.${suffix}`)
+      .sort(),
+  );
 });
 
 test("predict: an empty document, a non-UTF-8 one and bad arguments are one clear line", async () => {
@@ -250,12 +250,12 @@ test("predict --file: a sentence longer than an Excel cell holds is cut in the X
   await writeFile(doc, long);
   const r = gotune(["predict", "--model", model, "--file", doc]);
   assert.equal(r.code, 0, r.stderr);
-  const csv = parseCsv(await readFile(join(dir, "long.predictions.csv"), "utf8"), { columns: true }) as {
+  const csv = parseCsv(await readFile(join(dir, `long.${D.csv}`), "utf8"), { columns: true }) as {
     text: string;
   }[];
   assert.equal(csv[0]!.text, long);
   const wb = new ExcelJS.Workbook();
-  await wb.xlsx.readFile(join(dir, "long.predictions.xlsx"));
+  await wb.xlsx.readFile(join(dir, `long.${D.xlsx}`));
   const cell = String(wb.getWorksheet("sentences")!.getRow(2).getCell(3).value);
   assert.equal(cell.length, 32767);
   assert.ok(long.startsWith(cell.slice(0, -1)) && cell.endsWith("…"));

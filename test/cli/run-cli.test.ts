@@ -4,6 +4,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { BASELINE_OUTPUTS } from "../../src/jobs/baseline.js";
+import { DOCUMENT_OUTPUTS } from "../../src/jobs/document.js";
+import { FINETUNE_OUTPUTS } from "../../src/jobs/finetune.js";
+import { MAIN_JOB_OUTPUTS as O } from "../../src/jobs/main-job.js";
+import { PREPARE_OUTPUTS } from "../../src/jobs/prepare.js";
 import { assertOneLineError, type CliRun, gotune, ROOT } from "../helpers/cli.js";
 
 const MINI = join(ROOT, "test", "fixtures", "prepare", "mini.obo");
@@ -24,26 +29,23 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 test("gotune run goes from an OBO file to a fine-tuned model, a summary and a report", async () => {
   assert.equal(r.code, 0, r.stderr);
-  const s = JSON.parse(await readFile(join(out, "summary.json"), "utf8"));
+  const s = JSON.parse(await readFile(join(out, O.summary), "utf8"));
   assert.equal(s.go.source, "file");
   assert.equal(s.go.path, MINI);
+  const P = PREPARE_OUTPUTS;
+  for (const f of [P.train, P.test, P.termsCsv, P.stats, BASELINE_OUTPUTS.metrics])
+    assert.ok(existsSync(join(out, O.data, f)), f);
+  // Hugging Face's own file names, spelt as transformers expects them.
+  const model = FINETUNE_OUTPUTS.model;
   for (const f of [
-    "data/train.jsonl",
-    "data/test.jsonl",
-    "data/terms.csv",
-    "data/stats.json",
-    "data/baseline.json",
+    join(model, "config.json"),
+    join(model, "model.safetensors"),
+    join(model, "tokenizer.json"),
+    join(O.pretrained, "config.json"),
   ])
     assert.ok(existsSync(join(out, f)), f);
-  for (const f of [
-    "model/config.json",
-    "model/model.safetensors",
-    "model/tokenizer.json",
-    "pretrained/config.json",
-  ])
-    assert.ok(existsSync(join(out, f)), f);
-  const lines = async (f: string) => (await readFile(join(out, "data", f), "utf8")).trim().split("\n").length;
-  const [train, test_] = [await lines("train.jsonl"), await lines("test.jsonl")];
+  const lines = async (f: string) => (await readFile(join(out, O.data, f), "utf8")).trim().split("\n").length;
+  const [train, test_] = [await lines(P.train), await lines(P.test)];
   // The fixture is smaller than the study's 2,000/1,000, so every protocol uses every example.
   for (const b of [s.baseline.full, s.baseline.study, s.finetune, s.study.pretrained, s.study.scratch]) {
     assert.deepEqual([b.train_examples, b.eval_examples], [train, test_]);
@@ -67,7 +69,7 @@ test("gotune run goes from an OBO file to a fine-tuned model, a summary and a re
   assert.deepEqual(sizes("bert-tiny from scratch"), [6, 12, train]);
   assert.deepEqual(sizes("TF-IDF"), [6, 12, train, train]);
   // The error analysis lists every wrong prediction of the full fine-tune, the most confident first.
-  const wrong = (await readFile(join(out, "misclassified.jsonl"), "utf8"))
+  const wrong = (await readFile(join(out, O.misclassified), "utf8"))
     .trim()
     .split("\n")
     .filter(Boolean)
@@ -81,12 +83,12 @@ test("gotune run goes from an OBO file to a fine-tuned model, a summary and a re
   }
   assert.equal(typeof s.beats_baseline, "boolean");
   assert.equal(s.document.sentences, 9, "the example document, sentence by sentence");
-  assert.ok(existsSync(join(out, "document", "abstract.predictions.csv")));
+  assert.ok(existsSync(join(out, O.document, `abstract.${DOCUMENT_OUTPUTS.csv}`)));
   assert.match(r.stdout, /TF-IDF baseline \(C = [\d.]+\), full split/);
 });
 
 test("the report is one self-contained HTML file with every figure embedded", async () => {
-  const html = await readFile(join(out, "report.html"), "utf8");
+  const html = await readFile(join(out, O.report), "utf8");
   assert.match(html, /^<!doctype html>/);
   for (const title of [
     "Results",

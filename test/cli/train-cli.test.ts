@@ -5,10 +5,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { SPLIT_FILES } from "../../src/data/examples.js";
 import { saveModelFolder } from "../../src/hf/model-folder.js";
 import { BertTokenizer } from "../../src/hf/tokenizer.js";
 import { writeTokenizerFiles } from "../../src/hf/tokenizer-files.js";
 import { Classifier } from "../../src/inference/classifier.js";
+import { FINETUNE_OUTPUTS as F } from "../../src/jobs/finetune.js";
 import { BertForMaskedLM, BertForSequenceClassification } from "../../src/model/bert.js";
 import { makeConfig } from "../../src/model/config.js";
 import { Rng } from "../../src/util/rng.js";
@@ -34,8 +36,8 @@ async function writeSplit(dir: string, nTrain: number, nTest: number): Promise<v
   await mkdir(dir, { recursive: true });
   let i = 0;
   const lines = (n: number) => `${Array.from({ length: n }, () => line(i++)).join("\n")}\n`;
-  await writeFile(join(dir, "train.jsonl"), lines(nTrain));
-  await writeFile(join(dir, "test.jsonl"), lines(nTest));
+  await writeFile(join(dir, SPLIT_FILES.train), lines(nTrain));
+  await writeFile(join(dir, SPLIT_FILES.test), lines(nTest));
 }
 
 let root: string;
@@ -58,16 +60,9 @@ test("gotune train: one epoch of a tiny preset writes the model, checkpoint, eva
   assert.match(r.stdout, /trained on 400 examples, 25 steps/);
   assert.match(r.stdout, /evaluation on 90 examples: accuracy /);
   const names = new Set(await readdir(out));
-  for (const f of [
-    "checkpoint-25",
-    "model",
-    "eval-epoch-1.json",
-    "log.jsonl",
-    "training-curve.png",
-    "training-curve.svg",
-  ])
+  for (const f of ["checkpoint-25", F.model, F.evalEpoch(1), F.log, F.curvePng, F.curveSvg])
     assert.ok(names.has(f), `OUT lacks ${f}`);
-  const ev = JSON.parse(await readFile(join(out, "eval-epoch-1.json"), "utf8"));
+  const ev = JSON.parse(await readFile(join(out, F.evalEpoch(1)), "utf8"));
   assert.equal(ev.epoch, 1);
   assert.equal(ev.step, 25);
   assert.equal(ev.eval_examples, 90);
@@ -83,7 +78,7 @@ test("gotune train: one epoch of a tiny preset writes the model, checkpoint, eva
     90,
   );
   assert.deepEqual(Object.keys(ev.roc_auc), [...ASPECTS, "macro"]);
-  const log = (await readFile(join(out, "log.jsonl"), "utf8"))
+  const log = (await readFile(join(out, F.log), "utf8"))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
@@ -91,7 +86,7 @@ test("gotune train: one epoch of a tiny preset writes the model, checkpoint, eva
   const evalLine = log.find((l) => l.type === "eval");
   assert.equal(evalLine.accuracy, ev.accuracy);
   assert.deepEqual(evalLine.confusion_matrix, ev.confusion_matrix);
-  for (const dir of [join(out, "model"), join(out, "checkpoint-25")]) {
+  for (const dir of [join(out, F.model), join(out, "checkpoint-25")]) {
     const files = new Set(await readdir(dir));
     for (const f of [
       "config.json",
@@ -103,17 +98,17 @@ test("gotune train: one epoch of a tiny preset writes the model, checkpoint, eva
     ])
       assert.ok(files.has(f), `${dir} lacks ${f}`);
   }
-  const config = JSON.parse(await readFile(join(out, "model", "config.json"), "utf8"));
+  const config = JSON.parse(await readFile(join(out, F.model, "config.json"), "utf8"));
   assert.equal(config.model_type, "bert");
   assert.deepEqual(config.architectures, ["BertForSequenceClassification"]);
   assert.deepEqual(config.id2label, { 0: ASPECTS[0], 1: ASPECTS[1], 2: ASPECTS[2] });
   assert.deepEqual(config.label2id, { [ASPECTS[0]!]: 0, [ASPECTS[1]!]: 1, [ASPECTS[2]!]: 2 });
   assert.equal(config.hidden_size, 128);
   // The model folder is a working classifier with the vocabulary learnt from the train split.
-  const clf = await Classifier.load(join(out, "model"));
+  const clf = await Classifier.load(join(out, F.model));
   assert.ok(clf.tokenizer.vocabSize <= 200 && clf.tokenizer.vocabSize > 30);
   assert.ok(clf.tokenizer.tokenize("membrane regulation").every((t) => t !== "[UNK]"));
-  const png = await readFile(join(out, "training-curve.png"));
+  const png = await readFile(join(out, F.curvePng));
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
 
   // The same command again finds the finished run's checkpoint and only rewrites the model.
@@ -121,7 +116,7 @@ test("gotune train: one epoch of a tiny preset writes the model, checkpoint, eva
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /resuming from .*checkpoint-25 \(step 25 of 25\)/);
   const before = await readFile(join(out, "checkpoint-25", "model.safetensors"));
-  assert.deepEqual(await readFile(join(out, "model", "model.safetensors")), before);
+  assert.deepEqual(await readFile(join(out, F.model, "model.safetensors")), before);
 });
 
 /** Starts `gotune train ARGS` and sends `signal` once log.jsonl has a train line at `atStep` or later. */
@@ -136,7 +131,7 @@ function runAndKill(args: string[], out: string, atStep: number, signal: NodeJS.
     });
     let sent = false;
     const poll = setInterval(async () => {
-      const text = await readFile(join(out, "log.jsonl"), "utf8").catch(() => "");
+      const text = await readFile(join(out, F.log), "utf8").catch(() => "");
       const steps = text.split("\n").filter((l) => l.startsWith('{"type":"train"')).length;
       if (!sent && steps >= atStep) {
         sent = true;
@@ -179,7 +174,7 @@ test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole c
   const k = Number(m[1]);
   assert.ok(k >= 10 && k < 100, `stopped at ${k}`);
   assert.ok(existsSync(join(out, `checkpoint-${k}`, "trainer_state.json")));
-  assert.ok(!existsSync(join(out, "model")), "no final model from an interrupted run");
+  assert.ok(!existsSync(join(out, F.model)), "no final model from an interrupted run");
 
   // kill -9 in epoch 2, after the epoch-1 checkpoint: nothing runs on the way out.
   const kill = await runAndKill(args(out), out, 120, "SIGKILL");
@@ -191,11 +186,11 @@ test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole c
   assert.equal(done.code, 0, done.stderr);
   assert.match(done.stderr, /resuming from .*checkpoint-100 \(step 100 of 200\)/);
   assert.deepEqual(
-    await readFile(join(out, "model", "model.safetensors")),
-    await readFile(join(straight, "model", "model.safetensors")),
+    await readFile(join(out, F.model, "model.safetensors")),
+    await readFile(join(straight, F.model, "model.safetensors")),
     "the resumed run's weights equal the uninterrupted run's",
   );
-  const steps = (await readFile(join(out, "log.jsonl"), "utf8"))
+  const steps = (await readFile(join(out, F.log), "utf8"))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l))
@@ -206,7 +201,7 @@ test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole c
     Array.from({ length: 200 }, (_, i) => i + 1),
   );
   assert.equal((await readdir(out)).filter((n) => n.startsWith(".")).length, 0, "no temporary folder left");
-  assert.ok(!existsSync(join(out, "eval-epoch-1.json")) && existsSync(join(out, "eval-epoch-2.json")));
+  assert.ok(!existsSync(join(out, F.evalEpoch(1))) && existsSync(join(out, F.evalEpoch(2))));
 });
 
 test("gotune train from a hub id whose snapshot is a masked-LM checkpoint: encoder loaded, head fresh", async () => {
@@ -253,7 +248,7 @@ test("gotune train from a hub id whose snapshot is a masked-LM checkpoint: encod
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /initialised fresh \(not in the checkpoint\): .*classifier/);
   assert.match(r.stderr, /not used from the checkpoint: cls\.predictions/);
-  const clf = await Classifier.load(join(out, "model"));
+  const clf = await Classifier.load(join(out, F.model));
   assert.deepEqual(clf.labels, ASPECTS);
   assert.equal(clf.model.config.hidden_size, 32);
   assert.equal(clf.tokenizer.vocabSize, vocab.length);
@@ -329,5 +324,5 @@ test("gotune train: bad input is one clear line", async () => {
     gotune(["train", "--data", data, "--model", noTokenizer, "--out", out]),
     /no-tokenizer: no tokenizer files/,
   );
-  assert.ok(!existsSync(join(out, "model")));
+  assert.ok(!existsSync(join(out, F.model)));
 });

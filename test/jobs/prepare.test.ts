@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import { DEBIAN_GO } from "../../src/data/fetch-go.js";
+import { PREPARE_OUTPUTS as P } from "../../src/jobs/prepare.js";
 import { gotuneHome } from "../../src/util/paths.js";
 import { gotune, ROOT } from "../helpers/cli.js";
 
@@ -70,7 +71,7 @@ test("prepare on a fixture writes terms, a stratified split, stats and figures",
   assert.equal(warn.length, 1, r.stderr);
   assert.ok(warn[0]!.includes("mini.obo:189"), warn[0]);
 
-  const terms = await readLines(join(out, "terms.jsonl"));
+  const terms = await readLines(join(out, P.termsJsonl));
   assert.equal(terms.length, 25);
   assert.deepEqual(Object.keys(terms[0]!), [
     "go_id",
@@ -80,8 +81,8 @@ test("prepare on a fixture writes terms, a stratified split, stats and figures",
     "def_word_count",
     "label",
   ]);
-  const train = await readLines(join(out, "train.jsonl"));
-  const test_ = await readLines(join(out, "test.jsonl"));
+  const train = await readLines(join(out, P.train));
+  const test_ = await readLines(join(out, P.test));
   assert.equal(train.length, 20);
   assert.equal(test_.length, 5);
   train.forEach((x, i) => {
@@ -104,10 +105,7 @@ test("prepare on a fixture writes terms, a stratified split, stats and figures",
   );
 
   // The CSV, read back by an independent parser, holds exactly the JSONL's records (quotes, commas, newlines).
-  const rows = parseCsv(await readFile(join(out, "terms.csv")), { columns: true }) as Record<
-    string,
-    string
-  >[];
+  const rows = parseCsv(await readFile(join(out, P.termsCsv)), { columns: true }) as Record<string, string>[];
   assert.equal(rows.length, terms.length);
   rows.forEach((row, i) => {
     const t = terms[i]!;
@@ -117,7 +115,7 @@ test("prepare on a fixture writes terms, a stratified split, stats and figures",
   assert.equal(tricky.name, 'quoting "term", with comma');
   assert.ok(tricky.definition!.includes("\n") && tricky.definition!.includes('"α-helix"'));
 
-  const stats = JSON.parse(await readFile(join(out, "stats.json"), "utf8"));
+  const stats = JSON.parse(await readFile(join(out, P.stats), "utf8"));
   assert.equal(stats.source.data_version, "releases/2099-01-01");
   assert.equal(stats.terms.obsolete_skipped, 1);
   assert.deepEqual(stats.terms.per_aspect, {
@@ -144,8 +142,8 @@ test("prepare on a fixture writes terms, a stratified split, stats and figures",
   assert.equal(stats.top_terms.length, 8);
   for (const f of ["term_graph", "wordcloud", "definition_word_counts", "class_distribution"]) {
     for (const ext of ["png", "svg"])
-      assert.ok(existsSync(join(out, "figures", `${f}.${ext}`)), `${f}.${ext}`);
-    const png = await readFile(join(out, "figures", `${f}.png`));
+      assert.ok(existsSync(join(out, P.figures, `${f}.${ext}`)), `${f}.${ext}`);
+    const png = await readFile(join(out, P.figures, `${f}.png`));
     assert.equal(png.subarray(1, 4).toString("latin1"), "PNG");
     const width = png.readUInt32BE(16);
     assert.ok(width >= 1000 && width <= 2600, `${f}.png is ${width} px wide`);
@@ -164,13 +162,10 @@ test("the split is the same on every run for a seed and changes with the seed", 
     [c, "8"],
   ] as const)
     assert.equal(gotune(["prepare", "--obo", MINI, "--out", dir, "--seed", seed, "--no-figures"]).code, 0);
-  for (const f of ["train.jsonl", "test.jsonl", "terms.csv", "stats.json"])
+  for (const f of [P.train, P.test, P.termsCsv, P.stats])
     assert.equal(await readFile(join(a, f), "utf8"), await readFile(join(b, f), "utf8"), f);
-  assert.notEqual(
-    await readFile(join(a, "test.jsonl"), "utf8"),
-    await readFile(join(c, "test.jsonl"), "utf8"),
-  );
-  assert.ok(!existsSync(join(a, "figures")), "--no-figures draws none");
+  assert.notEqual(await readFile(join(a, P.test), "utf8"), await readFile(join(c, P.test), "utf8"));
+  assert.ok(!existsSync(join(a, P.figures)), "--no-figures draws none");
 });
 
 test("bad input: one clear line, a non-zero exit, earlier outputs intact", async () => {
@@ -183,7 +178,7 @@ test("bad input: one clear line, a non-zero exit, earlier outputs intact", async
   assert.equal(missing.lines.length, 1, missing.stderr);
   assert.match(missing.lines[0]!, /nope\.obo: no such OBO file/);
 
-  const blocked = gotune(["prepare", "--obo", MINI, "--out", join(out, "terms.csv", "sub")]);
+  const blocked = gotune(["prepare", "--obo", MINI, "--out", join(out, P.termsCsv, "sub")]);
   assert.notEqual(blocked.code, 0);
   assert.equal(blocked.lines.length, 1, blocked.stderr);
   assert.match(blocked.lines[0]!, /terms\.csv\/sub: the output folder/);
@@ -222,7 +217,7 @@ test("prepare on the real 2018 release: 44,939 terms, an 80/20 split, every line
   const out = await tmp();
   const r = gotune(["prepare", "--obo", RELEASE, "--out", out]);
   assert.equal(r.code, 0, r.stderr);
-  const stats = JSON.parse(await readFile(join(out, "stats.json"), "utf8"));
+  const stats = JSON.parse(await readFile(join(out, P.stats), "utf8"));
   assert.equal(stats.source.data_version, "releases/2018-03-09");
   assert.equal(stats.terms.kept, 44939);
   assert.equal(stats.terms.obsolete_skipped, 2183);
@@ -232,8 +227,8 @@ test("prepare on the real 2018 release: 44,939 terms, an 80/20 split, every line
     molecular_function: 11154,
   });
   assert.equal(stats.skipped.total, 0);
-  const train = await readLines(join(out, "train.jsonl"));
-  const test_ = await readLines(join(out, "test.jsonl"));
+  const train = await readLines(join(out, P.train));
+  const test_ = await readLines(join(out, P.test));
   assert.equal(train.length + test_.length, 44939);
   ASPECTS.forEach((a) => {
     const n = stats.terms.per_aspect[a];

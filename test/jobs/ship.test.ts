@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { gunzipSync } from "node:zlib";
+import { SPLIT_FILES } from "../../src/data/examples.js";
 import { f16ToF32, f32ToF16, readSafetensors, SafetensorsFile } from "../../src/hf/safetensors.js";
-import { checkCorpus, readCorpusRecord } from "../../src/jobs/shipped-model.js";
+import { checkCorpus, readCorpusRecord, SHIP_OUTPUTS as S } from "../../src/jobs/shipped-model.js";
 import { assertOneLineError, gotune } from "../helpers/cli.js";
 import { markedSplit } from "../helpers/pretrain-fixture.js";
 
@@ -33,12 +34,12 @@ after(() => rm(dir, { recursive: true, force: true }));
 test("the shipped folder holds fp16 weights equal to the trained ones rounded, tokenizer, card and corpus record", async () => {
   const files = (await readdir(shipped)).sort();
   for (const f of [
-    "README.md",
+    S.card,
     "config.json",
-    "corpus.json",
-    "corpus-terms.txt.gz",
+    S.corpus,
+    S.corpusTerms,
     "model.safetensors",
-    "pretrain.json",
+    S.pretrainSummary,
     "vocab.txt",
   ])
     assert.ok(files.includes(f), f);
@@ -58,7 +59,7 @@ test("the shipped folder holds fp16 weights equal to the trained ones rounded, t
   const config = JSON.parse(await readFile(join(shipped, "config.json"), "utf8"));
   assert.equal(config.torch_dtype, "float16");
 
-  const card = await readFile(join(shipped, "README.md"), "utf8");
+  const card = await readFile(join(shipped, S.card), "utf8");
   assert.match(card, /^---\nlanguage: en\nlicense: cc-by-4\.0\n[\s\S]*?\n---\n\n# go-bert-tiny\n/);
   const pt = JSON.parse(await readFile(join(mlm, "pretrain.json"), "utf8"));
   // So small a corpus keeps no held-out sequences: the card says so and gives the training loss.
@@ -75,7 +76,7 @@ test("the shipped folder holds fp16 weights equal to the trained ones rounded, t
 
   // The record lists exactly the train split's GO ids.
   const rec = (await readCorpusRecord(shipped))!;
-  const ids = (await readFile(join(data, "train.jsonl"), "utf8"))
+  const ids = (await readFile(join(data, SPLIT_FILES.train), "utf8"))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l).go_id as string)

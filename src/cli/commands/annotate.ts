@@ -1,5 +1,6 @@
 /** `gotune annotate`: classify every sentence of a literature (text, JSONL, PubMed XML), streaming, sharded. */
 import type { Command } from "commander";
+import { PREDICT_DEFAULTS } from "../../inference/classifier.js";
 import { annotate } from "../../jobs/annotate/annotate.js";
 import { parseShard, type Shard } from "../../jobs/annotate/shard.js";
 import { FORMATS, type Format } from "../../jobs/annotate/sources.js";
@@ -49,8 +50,13 @@ export function register(program: Command): void {
     )
     .option("--id-field <name>", "JSONL: the field holding the document id", "id")
     .option("--text-field <name>", "JSONL: the field holding the text", "text")
-    .option("--batch-size <n>", "sentences per forward pass", positiveInt, 32)
-    .option("--max-length <n>", "tokens per sentence, [CLS] and [SEP] included", positiveInt, 100)
+    .option("--batch-size <n>", "sentences per forward pass", positiveInt, PREDICT_DEFAULTS.batchSize)
+    .option(
+      "--max-length <n>",
+      "tokens per sentence, [CLS] and [SEP] included",
+      positiveInt,
+      PREDICT_DEFAULTS.maxLength,
+    )
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option("--threads <n>", "kernel threads (default: all cores)", wholeNumber(1, 1024))
     .option(

@@ -1,5 +1,6 @@
 /** `gotune eval`: a fine-tuned model's metrics on any labelled JSONL or CSV file. */
 import type { Command } from "commander";
+import { PREDICT_DEFAULTS } from "../../inference/classifier.js";
 import { evaluateFile } from "../../inference/evaluate.js";
 import { formatReport } from "../../inference/metrics.js";
 import type { Dtype } from "../../native/index.js";
@@ -30,13 +31,13 @@ export function register(program: Command): void {
     )
     .requiredOption("--input <file>", "labelled examples, .jsonl or .csv")
     .option("--json", "print one JSON object: accuracy, macro_f1, per_class, confusion_matrix, roc_auc")
-    .option("--batch-size <n>", "texts per forward pass", positiveInt, 32)
+    .option("--batch-size <n>", "texts per forward pass", positiveInt, PREDICT_DEFAULTS.batchSize)
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option(
       "--max-length <n>",
       "tokens per text, [CLS] and [SEP] included (as in training)",
       positiveInt,
-      100,
+      PREDICT_DEFAULTS.maxLength,
     )
     .action((opts: EvalOptions) => runCommand(() => evaluate(opts)));
 }

@@ -1,6 +1,6 @@
 /** `gotune prepare`: a GO release -> labelled terms, a stratified split, statistics and figures. */
 import type { Command } from "commander";
-import { prepare } from "../../jobs/prepare.js";
+import { PREPARE_DEFAULTS as D, prepare } from "../../jobs/prepare.js";
 import { runCommand } from "../../util/errors.js";
 import { realNumber, wholeNumber } from "../options.js";
 
@@ -26,15 +26,15 @@ export function register(program: Command): void {
     )
     .requiredOption("--obo <file>", "the GO release in OBO format (see gotune fetch-go)")
     .requiredOption("--out <dir>", "the folder to write into (created if needed)")
-    .option("--seed <n>", "seed of the split and the word-cloud layout", wholeNumber(0, 2 ** 32 - 1), 42)
+    .option("--seed <n>", "seed of the split and the word-cloud layout", wholeNumber(0, 2 ** 32 - 1), D.seed)
     .option(
       "--test-size <share>",
       "the share of each class that goes to test.jsonl",
       realNumber(0, 1, true),
-      0.2,
+      D.testSize,
     )
     .option("--keep-obsolete", "keep obsolete terms (left out by default, as obonet does)")
-    .option("--top <n>", "how many highest-degree terms the graph figure shows", wholeNumber(1, 200), 30)
+    .option("--top <n>", "how many highest-degree terms the graph figure shows", wholeNumber(1, 200), D.top)
     .option("--no-figures", "skip the figures (faster)")
     .action((opts: Options) =>
       runCommand(async () => {

@@ -98,7 +98,7 @@ export function register(program: Command): void {
       "--seed <n>",
       "seed of the vocabulary order, initialisation, shuffles and masks",
       nonNegativeInt,
-      42,
+      D.seed,
     )
     .option("--packing <how>", "none: one text a sequence; pack: short texts share a sequence", D.packing)
     .option("--group-by-length", "batch sequences of similar length together (less padding)", D.groupByLength)

@@ -1,7 +1,14 @@
 /** `gotune run`: the main job end to end (see src/jobs/main-job.ts). */
 import { join } from "node:path";
 import type { Command } from "commander";
-import { type Brief, type MainJobOptions, runMainJob } from "../../jobs/main-job.js";
+import { FINETUNE_OUTPUTS } from "../../jobs/finetune.js";
+import {
+  type Brief,
+  MAIN_JOB_DEFAULTS as D,
+  MAIN_JOB_OUTPUTS,
+  type MainJobOptions,
+  runMainJob,
+} from "../../jobs/main-job.js";
 import { runCommand } from "../../util/errors.js";
 import { positiveInt, positiveNumber } from "../options.js";
 
@@ -12,8 +19,6 @@ function sizes(v: string): number[] {
 
 /** The command's options are the main job's, less where the log goes. */
 type Options = Omit<MainJobOptions, "log">;
-
-const EXAMPLE_DOCUMENT = join(import.meta.dirname, "..", "..", "..", "..", "examples", "abstract.txt");
 
 /** Adds the run command. */
 export function register(program: Command): void {
@@ -30,13 +35,13 @@ export function register(program: Command): void {
         "Rerunning with the same OUT resumes the training stages.",
     )
     .option("--obo <path|url>", "the GO release to use (default: as `gotune fetch-go` finds one)")
-    .option("--out <dir>", "the folder for everything the run writes", "runs/latest")
-    .option("--seed <n>", "seed of the split, shuffles and initialisation", positiveInt, 42)
+    .option("--out <dir>", "the folder for everything the run writes", D.out)
+    .option("--seed <n>", "seed of the split, shuffles and initialisation", positiveInt, D.seed)
     .option("--no-figures", "skip the figures")
     .option(
       "--preset <name>",
       "size preset of a model pre-trained here and of the from-scratch runs",
-      "bert-mini",
+      D.preset,
     )
     .option("--pretrained <path|id>", "fine-tune this pre-trained model (a folder or a Hugging Face id)")
     .option("--no-shipped", "pre-train a model here even where the shipped one fits this split")
@@ -44,28 +49,38 @@ export function register(program: Command): void {
       "--pretrain-minutes <m>",
       "minutes of masked-LM pre-training at most, when this run pre-trains its own",
       positiveNumber,
-      12,
+      D.pretrainMinutes,
     )
-    .option("--pretrain-epochs <n>", "passes over the pre-training corpus at most", positiveInt, 5)
+    .option(
+      "--pretrain-epochs <n>",
+      "passes over the pre-training corpus at most",
+      positiveInt,
+      D.pretrainEpochs,
+    )
     .option("--pretrain-max-steps <n>", "optimiser steps of pre-training at most (quick runs)", positiveInt)
-    .option("--epochs <n>", "fine-tuning epochs on the full split", positiveInt, 1)
-    .option("--lr <x>", "fine-tuning learning rate", positiveNumber, 1e-4)
-    .option("--batch-size <n>", "fine-tuning batch size", positiveInt, 16)
-    .option("--study-train <n>", "train examples of the study's protocol", positiveInt, 2000)
-    .option("--study-eval <n>", "test examples of the study's protocol", positiveInt, 1000)
-    .option("--study-epochs <n>", "epochs of the study's protocol", positiveInt, 3)
+    .option("--epochs <n>", "fine-tuning epochs on the full split", positiveInt, D.epochs)
+    .option("--lr <x>", "fine-tuning learning rate", positiveNumber, D.lr)
+    .option("--batch-size <n>", "fine-tuning batch size", positiveInt, D.batchSize)
+    .option("--study-train <n>", "train examples of the study's protocol", positiveInt, D.studyTrain)
+    .option("--study-eval <n>", "test examples of the study's protocol", positiveInt, D.studyEval)
+    .option("--study-epochs <n>", "epochs of the study's protocol", positiveInt, D.studyEpochs)
     .option(
       "--bf16",
       "pre-train and fine-tune with bf16 matrix products with fp32 accumulation and fp32 master weights (CPUs with AVX512-BF16 or AMX)",
     )
-    .option("--study-seeds <n>", "samples of the study's protocol (seeds SEED, SEED+1...)", positiveInt, 3)
+    .option(
+      "--study-seeds <n>",
+      "samples of the study's protocol (seeds SEED, SEED+1...)",
+      positiveInt,
+      D.studySeeds,
+    )
     .option(
       "--curve <sizes>",
       "training examples of the learning curve below the study's (its 2,000 and all are reused)",
       sizes,
-      [100, 250, 500, 1000],
+      D.curve,
     )
-    .option("--document <file>", "a text document to classify sentence by sentence", EXAMPLE_DOCUMENT)
+    .option("--document <file>", "a text document to classify sentence by sentence", D.document)
     .action((opts: Options) =>
       runCommand(async () => {
         const s = await runMainJob({ ...opts, log: (l) => process.stderr.write(`${l}\n`) });
@@ -85,7 +100,7 @@ export function register(program: Command): void {
             `${f(s.study.mean.baseline.accuracy.mean)} ± ${f(s.study.mean.baseline.accuracy.sd)}, ` +
             `${f(s.study.mean.baseline.macro_f1.mean)} ± ${f(s.study.mean.baseline.macro_f1.sd)}\n` +
             `${s.beats_baseline ? "beats" : "does NOT beat"} the tuned baseline; done in ${s.seconds.total.toFixed(0)} s\n` +
-            `report: ${join(opts.out, "report.html")}; model: ${join(opts.out, "model")}\n`,
+            `report: ${join(opts.out, MAIN_JOB_OUTPUTS.report)}; model: ${join(opts.out, FINETUNE_OUTPUTS.model)}\n`,
         );
       }),
     );

@@ -1,5 +1,6 @@
 /** `gotune serve`: the classifier as a web service and a page, with the attention view. */
 import type { Command } from "commander";
+import { PREDICT_DEFAULTS } from "../../inference/classifier.js";
 import type { Dtype } from "../../native/index.js";
 import { Engine } from "../../serve/engine.js";
 import { buildServer } from "../../serve/server.js";
@@ -47,10 +48,10 @@ export function register(program: Command): void {
       "--max-length <n>",
       "tokens per text, [CLS] and [SEP] included (as in training)",
       positiveInt,
-      100,
+      PREDICT_DEFAULTS.maxLength,
     )
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
-    .option("--max-batch <n>", "texts per forward pass", positiveInt, 32)
+    .option("--max-batch <n>", "texts per forward pass", positiveInt, PREDICT_DEFAULTS.batchSize)
     .option(
       "--max-wait <ms>",
       "how long a text waits for others to share its forward pass",

@@ -1,6 +1,6 @@
-/** `gotune ship`: a `gotune pretrain` folder made into the shipped model folder (see src/app/shipped-model.ts). */
+/** `gotune ship`: a `gotune pretrain` folder made into the shipped model folder (see src/jobs/shipped-model.ts). */
 import type { Command } from "commander";
-import { shipModel } from "../../jobs/shipped-model.js";
+import { SHIP_DEFAULTS as D, shipModel } from "../../jobs/shipped-model.js";
 import { runCommand } from "../../util/errors.js";
 import { oneOf } from "../options.js";
 
@@ -24,9 +24,9 @@ export function register(program: Command): void {
     )
     .requiredOption("--pretrained <dir>", "the folder `gotune pretrain --out` wrote")
     .requiredOption("--data <dir>", "the folder given to `gotune pretrain --data` (train.jsonl, stats.json)")
-    .option("--out <dir>", "the shipped folder to write (replaced whole)", "models/go-bert-mini")
-    .option("--dtype <t>", "f16 or bf16", oneOf(["f16", "bf16"] as const), "f16")
-    .option("--name <name>", "the model's name in its card", "go-bert-mini")
+    .option("--out <dir>", "the shipped folder to write (replaced whole)", D.out)
+    .option("--dtype <t>", "f16 or bf16", oneOf(["f16", "bf16"] as const), D.dtype)
+    .option("--name <name>", "the model's name in its card", D.name)
     .action((o: ShipOptions) =>
       runCommand(async () => {
         const r = await shipModel({

@@ -1,7 +1,7 @@
 /** `gotune train-vocab`: train a BERT WordPiece vocabulary and write Hugging Face tokenizer files. */
 import type { Command } from "commander";
 import { TRAIN_SPECIALS } from "../../hf/wordpiece-trainer.js";
-import { type TrainVocabOptions, trainVocab } from "../../jobs/train-vocab.js";
+import { TRAIN_VOCAB_DEFAULTS as D, type TrainVocabOptions, trainVocab } from "../../jobs/train-vocab.js";
 import { runCommand } from "../../util/errors.js";
 import { positiveInt, wholeNumber } from "../options.js";
 
@@ -20,10 +20,10 @@ export function register(program: Command): void {
       "--vocab-size <n>",
       "vocabulary size, special tokens and alphabet included",
       wholeNumber(TRAIN_SPECIALS.length),
-      8000,
+      D.vocabSize,
     )
-    .option("--min-frequency <n>", "never merge a pair seen fewer times", positiveInt, 2)
-    .option("--lowercase", "lower-case and strip accents (uncased model; the default)", true)
+    .option("--min-frequency <n>", "never merge a pair seen fewer times", positiveInt, D.minFrequency)
+    .option("--lowercase", "lower-case and strip accents (uncased model; the default)", D.lowercase)
     .option("--no-lowercase", "keep case and accents (cased model)")
     .action((opts: TrainVocabOptions) =>
       runCommand(async () => {
