@@ -10,6 +10,7 @@ import { type BaselineResult, runBaseline } from "../baseline/run.js";
 import { ASPECTS, loadSplit } from "../data/examples.js";
 import { fetchGo } from "../data/fetch-go.js";
 import { type CurvePoint, confusionFigure, learningCurveFigure } from "../figures/evaluation.js";
+import type { Figure } from "../figures/render.js";
 import { Classifier } from "../inference/classifier.js";
 import type { Metrics } from "../inference/metrics.js";
 import { type Misclassified, misclassified, type Prediction } from "../inference/misclassified.js";
@@ -466,6 +467,12 @@ async function sections(
   wrong: Misclassified[],
 ): Promise<ReportSection[]> {
   const dataFigures = join(o.out, MAIN_JOB_OUTPUTS.data, PREPARE_OUTPUTS.figures);
+  const figurePath = (name: string, ext: "png" | "svg") =>
+    join(o.out, MAIN_JOB_OUTPUTS.figures, `${name}.${ext}`);
+  const writeFigure = async (name: string, f: Figure) => {
+    await writeFileAtomic(figurePath(name, "png"), f.png);
+    await writeFileAtomic(figurePath(name, "svg"), f.svg);
+  };
   const fig = (name: string, caption: string) => figure(join(dataFigures, `${name}.png`), caption);
   const figs = await pngsIn(dataFigures);
   const figHtml = (
@@ -506,28 +513,14 @@ async function sections(
     s.learning_curve,
     `Seed ${o.seed}; ${o.studyEval.toLocaleString("en-US")} test examples up to ${o.studyTrain.toLocaleString("en-US")} training examples, the full test split for all of them.`,
   );
-  await writeFileAtomic(
-    join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.learningCurve}.png`),
-    curveFig.png,
-  );
-  await writeFileAtomic(
-    join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.learningCurve}.svg`),
-    curveFig.svg,
-  );
+  await writeFigure(MAIN_JOB_OUTPUTS.learningCurve, curveFig);
   const labels = Object.keys(ft.per_class);
   const cmFig = await confusionFigure(
     labels,
     ft.confusion_matrix,
     `${pre}, fine-tuned on ${s.finetune.train_examples.toLocaleString("en-US")} examples; ${wrong.length} of ${s.finetune.eval_examples.toLocaleString("en-US")} wrong.`,
   );
-  await writeFileAtomic(
-    join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.confusionMatrix}.png`),
-    cmFig.png,
-  );
-  await writeFileAtomic(
-    join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.confusionMatrix}.svg`),
-    cmFig.svg,
-  );
+  await writeFigure(MAIN_JOB_OUTPUTS.confusionMatrix, cmFig);
   const SHOWN = 100;
   const counts = (stats as { terms?: Record<string, unknown> }).terms ?? {};
   return [
@@ -566,7 +559,7 @@ async function sections(
       title: "Learning curve",
       html:
         (await figure(
-          join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.learningCurve}.png`),
+          figurePath(MAIN_JOB_OUTPUTS.learningCurve, "png"),
           "Accuracy and macro-F1 against training examples",
         )) +
         table(
@@ -596,7 +589,7 @@ async function sections(
       title: "Error analysis",
       html:
         (await figure(
-          join(o.out, MAIN_JOB_OUTPUTS.figures, `${MAIN_JOB_OUTPUTS.confusionMatrix}.png`),
+          figurePath(MAIN_JOB_OUTPUTS.confusionMatrix, "png"),
           "Confusion matrix of the fine-tuned model",
         )) +
         para(
