@@ -19,7 +19,7 @@ import { BASELINE_DEFAULTS, BASELINE_OUTPUTS, writeBaseline } from "./baseline.j
 import { outputPaths, predictDocument, writeDocumentOutputs } from "./document.js";
 import { FINETUNE_DEFAULTS, FINETUNE_OUTPUTS, type FinetuneResult, finetune } from "./finetune.js";
 import { PREPARE_DEFAULTS, PREPARE_OUTPUTS, prepare } from "./prepare.js";
-import { PRETRAIN_DEFAULTS, type PretrainSummary, pretrain } from "./pretrain.js";
+import { PRETRAIN_DEFAULTS, PRETRAIN_OUTPUTS, type PretrainSummary, pretrain } from "./pretrain.js";
 import { esc, figure, metricsHtml, para, type ReportSection, table, writeReport } from "./report.js";
 import { checkCorpus, readCorpusRecord, SHIPPED_MODEL_DIR } from "./shipped-model.js";
 
@@ -621,7 +621,7 @@ async function sections(
               `${pt.loss.last_held_out?.toFixed(3) ?? "?"}.`,
           ) +
           (await figure(
-            join(o.out, MAIN_JOB_OUTPUTS.pretrained, "figures", "pretrain_loss.png"),
+            join(o.out, MAIN_JOB_OUTPUTS.pretrained, PRETRAIN_OUTPUTS.lossFigurePng),
             "Pre-training loss",
           )),
     },

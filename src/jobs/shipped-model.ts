@@ -14,6 +14,7 @@ import { readSafetensors, type WriteDtype, writeSafetensors } from "../hf/safete
 import { TOKENIZER_FILES } from "../hf/tokenizer.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
+import { PRETRAIN_OUTPUTS } from "./pretrain.js";
 
 /** `gotune ship`'s defaults: the repository's shipped folder (from the working folder), fp16, its name. */
 export const SHIP_DEFAULTS = { out: "models/go-bert-mini", dtype: "f16", name: "go-bert-mini" } as const;
@@ -125,7 +126,11 @@ export interface ShipResult {
  */
 export async function shipModel(o: ShipOptions): Promise<ShipResult> {
   const hintPt = "give the folder `gotune pretrain --out` wrote";
-  const pt = await readJson<PretrainJson>(join(o.pretrained, "pretrain.json"), "pretrain.json", hintPt);
+  const pt = await readJson<PretrainJson>(
+    join(o.pretrained, PRETRAIN_OUTPUTS.summary),
+    PRETRAIN_OUTPUTS.summary,
+    hintPt,
+  );
   const stats = await readJson<DataStats>(
     join(o.data, SPLIT_FILES.stats),
     SPLIT_FILES.stats,
@@ -136,7 +141,10 @@ export async function shipModel(o: ShipOptions): Promise<ShipResult> {
   if (pt.corpus.train_terms !== trainIds.length)
     throw new UserError(
       `pretrain.json's corpus came from ${pt.corpus.train_terms} train terms, ${join(o.data, SPLIT_FILES.train)} holds ${trainIds.length}`,
-      { file: join(o.pretrained, "pretrain.json"), hint: "give the --data folder the pre-training read" },
+      {
+        file: join(o.pretrained, PRETRAIN_OUTPUTS.summary),
+        hint: "give the --data folder the pre-training read",
+      },
     );
   const obo = stats.source?.file;
   const seed = stats.split?.seed;
@@ -193,11 +201,11 @@ export async function shipModel(o: ShipOptions): Promise<ShipResult> {
         if (f === TOKENIZER_FILES.vocab || err.code !== "ENOENT")
           throw new UserError(`cannot copy ${f}`, { file: o.pretrained });
       });
-    await fsp.copyFile(join(o.pretrained, "pretrain.json"), join(tmp, SHIP_OUTPUTS.pretrainSummary));
-    const logText = await fsp.readFile(join(o.pretrained, "pretrain_log.jsonl")).catch(() => undefined);
+    await fsp.copyFile(join(o.pretrained, PRETRAIN_OUTPUTS.summary), join(tmp, SHIP_OUTPUTS.pretrainSummary));
+    const logText = await fsp.readFile(join(o.pretrained, PRETRAIN_OUTPUTS.log)).catch(() => undefined);
     if (logText) await writeFileAtomic(join(tmp, SHIP_OUTPUTS.pretrainLog), gzipSync(logText, { level: 9 }));
     await fsp
-      .copyFile(join(o.pretrained, "figures", "pretrain_loss.png"), join(tmp, SHIP_OUTPUTS.pretrainLoss))
+      .copyFile(join(o.pretrained, PRETRAIN_OUTPUTS.lossFigurePng), join(tmp, SHIP_OUTPUTS.pretrainLoss))
       .catch(() => undefined);
 
     // The corpus record: sorted train ids (gzipped) and what identifies the split.
