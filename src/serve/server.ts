@@ -14,6 +14,20 @@ import { type AssetName, asset } from "../web/assets.js";
 import { type Engine, ModelFailed, Overloaded, type Scores, TimedOut } from "./engine.js";
 import { type RequestLimits, schemas } from "./schemas.js";
 
+/** `gotune serve`'s defaults: where it listens, how it batches and queues, and what one request may hold. */
+export const SERVE_DEFAULTS = {
+  port: 8080,
+  host: "127.0.0.1",
+  maxWait: 5,
+  maxQueue: 4096,
+  timeout: 30,
+  maxTexts: 256,
+  maxChars: 10_000,
+  maxDocumentChars: 200_000,
+  maxSentences: 2000,
+  bodyLimit: 2 * 1024 * 1024,
+} as const;
+
 /** The server's limits: the engine's, the request schemas', and these. */
 export interface ServerLimits extends RequestLimits {
   /** Bytes of one request body. */

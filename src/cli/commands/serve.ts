@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { PREDICT_DEFAULTS } from "../../inference/classifier.js";
 import type { Dtype } from "../../native/index.js";
 import { Engine } from "../../serve/engine.js";
-import { buildServer } from "../../serve/server.js";
+import { buildServer, SERVE_DEFAULTS as D } from "../../serve/server.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { dtypeOption, positiveInt, wholeNumber } from "../options.js";
 import { stopOnSignals } from "../signals.js";
@@ -42,8 +42,8 @@ export function register(program: Command): void {
       "--model <dir|id>",
       "model folder (e.g. written by gotune train) or Hugging Face model id",
     )
-    .option("--port <n>", "TCP port (0: any free port)", wholeNumber(0, 65535), 8080)
-    .option("--host <address>", "address to listen on (0.0.0.0: every interface)", "127.0.0.1")
+    .option("--port <n>", "TCP port (0: any free port)", wholeNumber(0, 65535), D.port)
+    .option("--host <address>", "address to listen on (0.0.0.0: every interface)", D.host)
     .option(
       "--max-length <n>",
       "tokens per text, [CLS] and [SEP] included (as in training)",
@@ -56,15 +56,25 @@ export function register(program: Command): void {
       "--max-wait <ms>",
       "how long a text waits for others to share its forward pass",
       wholeNumber(0, 10_000),
-      5,
+      D.maxWait,
     )
-    .option("--max-queue <n>", "texts waiting for the model past which requests get 429", positiveInt, 4096)
-    .option("--timeout <s>", "seconds a request may wait for the model (then 503)", wholeNumber(1, 3600), 30)
-    .option("--max-texts <n>", "texts per /predict request", positiveInt, 256)
-    .option("--max-chars <n>", "characters per text", positiveInt, 10_000)
-    .option("--max-document-chars <n>", "characters per /document text", positiveInt, 200_000)
-    .option("--max-sentences <n>", "sentences per /document text", positiveInt, 2000)
-    .option("--body-limit <bytes>", "bytes per request body", positiveInt, 2 * 1024 * 1024)
+    .option(
+      "--max-queue <n>",
+      "texts waiting for the model past which requests get 429",
+      positiveInt,
+      D.maxQueue,
+    )
+    .option(
+      "--timeout <s>",
+      "seconds a request may wait for the model (then 503)",
+      wholeNumber(1, 3600),
+      D.timeout,
+    )
+    .option("--max-texts <n>", "texts per /predict request", positiveInt, D.maxTexts)
+    .option("--max-chars <n>", "characters per text", positiveInt, D.maxChars)
+    .option("--max-document-chars <n>", "characters per /document text", positiveInt, D.maxDocumentChars)
+    .option("--max-sentences <n>", "sentences per /document text", positiveInt, D.maxSentences)
+    .option("--body-limit <bytes>", "bytes per request body", positiveInt, D.bodyLimit)
     .action((opts: Options) => runCommand(() => serve(opts)));
 }
 
