@@ -2,7 +2,7 @@
 /** The `gotune` command: one sub-command a module under src/cli/commands. */
 import { Command } from "commander";
 import { reportError } from "../util/errors.js";
-import { registerAll } from "./commands/index.js";
+import { registerCommands } from "./commands/index.js";
 
 const program = new Command();
 program
@@ -12,7 +12,7 @@ program
   .configureOutput({
     outputError: (str, write) => write(`gotune: ${str.replace(/^error: /, "").trimEnd()}\n`),
   });
-registerAll(program);
+await registerCommands(program, process.argv.slice(2));
 
 program.parseAsync(process.argv).catch((err) => {
   process.exitCode = reportError(err);

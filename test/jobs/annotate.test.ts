@@ -323,7 +323,8 @@ test("bad input is one line naming the file and line", async () => {
 });
 
 test("memory stays flat: four times the documents, the same memory held after garbage collection", async (t) => {
-  // The child collects garbage every 300 ms and keeps the largest heap + buffers that survive (see
+  // The child collects garbage every 50 ms (often enough for ten samples on a quiet machine, where the small
+  // run takes about two seconds) and keeps the largest heap + buffers that survive (see
   // heap-probe.ts): peak RSS would mostly measure when V8 chose to collect, not what the run holds.
   const probe = pathToFileURL(join(import.meta.dirname, "..", "fixtures", "annotate", "heap-probe.js"));
   const held = async (n: number) => {
@@ -334,7 +335,7 @@ test("memory stays flat: four times the documents, the same memory held after ga
     // otherwise be most of the difference between two runs.
     const r = await gotuneAsync(
       ["annotate", "--model", model, "--input", input, "--out", join(dir, `mem${n}`), "--row-group", "1024"],
-      { NODE_OPTIONS: `--expose-gc --import=${probe.href}`, GOTUNE_HEAP_PROBE: report },
+      { NODE_OPTIONS: `--expose-gc --import=${probe.href}`, GOTUNE_HEAP_PROBE: report, GOTUNE_HEAP_EVERY: "50" },
     );
     assert.equal(r.code, 0, r.stderr);
     const p = JSON.parse(await readFile(report, "utf8")) as HeapProbe;

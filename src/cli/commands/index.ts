@@ -1,38 +1,36 @@
-/** The list of sub-commands; each module exports `register(program)`. */
+/** The sub-commands: one module each under this folder, exporting `register(program)`, loaded on demand. */
 import type { Command } from "commander";
-import { register as registerAnnotate } from "./annotate.js";
-import { register as registerAnnotateMerge } from "./annotate-merge.js";
-import { register as registerAttention } from "./attention.js";
-import { register as registerBaseline } from "./baseline.js";
-import { register as registerEval } from "./eval.js";
-import { register as registerExport } from "./export.js";
-import { register as registerFetchGo } from "./fetch-go.js";
-import { register as registerPredict } from "./predict.js";
-import { register as registerPrepare } from "./prepare.js";
-import { register as registerPretrain } from "./pretrain.js";
-import { register as registerRun } from "./run.js";
-import { register as registerServe } from "./serve.js";
-import { register as registerShip } from "./ship.js";
-import { register as registerTokenize } from "./tokenize.js";
-import { register as registerTrain } from "./train.js";
-import { register as registerTrainVocab } from "./train-vocab.js";
 
-/** Adds every sub-command to the program. */
-export function registerAll(program: Command): void {
-  registerAnnotate(program);
-  registerAnnotateMerge(program);
-  registerAttention(program);
-  registerBaseline(program);
-  registerEval(program);
-  registerExport(program);
-  registerFetchGo(program);
-  registerPredict(program);
-  registerPrepare(program);
-  registerPretrain(program);
-  registerRun(program);
-  registerServe(program);
-  registerShip(program);
-  registerTokenize(program);
-  registerTrain(program);
-  registerTrainVocab(program);
+/** Every sub-command's name, which is also its module's file name. */
+export const COMMANDS = [
+  "annotate",
+  "annotate-merge",
+  "attention",
+  "baseline",
+  "eval",
+  "export",
+  "fetch-go",
+  "predict",
+  "prepare",
+  "pretrain",
+  "run",
+  "serve",
+  "ship",
+  "tokenize",
+  "train",
+  "train-vocab",
+] as const;
+
+/**
+ * Adds sub-commands to the program: only the one `args` names, when it names one, so a command loads its own
+ * dependencies and not every other's (start-up is most of a short run, e.g. a Snakemake shard's); every
+ * command for `gotune --help`, `gotune help X` and anything unknown (so commander can suggest a name).
+ */
+export async function registerCommands(program: Command, args: readonly string[]): Promise<void> {
+  const first = args.find((a) => !a.startsWith("-"));
+  const names = COMMANDS.find((c) => c === first) ? [first as string] : COMMANDS;
+  const modules = await Promise.all(
+    names.map((name) => import(`./${name}.js`) as Promise<{ register: (program: Command) => void }>),
+  );
+  for (const m of modules) m.register(program);
 }
