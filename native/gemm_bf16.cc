@@ -1,6 +1,6 @@
 // bf16 products with fp32 accumulation and output, on oneDNN's matmul primitive (AVX512-BF16 or AMX
-// kernels; never hand-written). A primitive is built once per shape and kept: inference and the bench's
-// probe repeat a handful of shapes.
+// kernels; never hand-written). Primitives are built once per shape and row-chunk size and kept
+// (dnnl::ByRows): training repeats a handful of shapes, inference's packed batches vary M on every call.
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -24,10 +24,10 @@ void toBf16(uint16_t* out, const float* x, int64_t n) {
 
 namespace {
 
-using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, float>;
+using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, float, float>;
 
-dnnl::Matmul build(const Key& key) {
-  auto [ta, tb, M, N, K, lda, ldb, ldc, alpha, beta] = key;
+dnnl::Matmul build(const Key& key, int64_t M) {
+  auto [ta, tb, N, K, lda, ldb, ldc, alpha, beta] = key;
   const auto amd = dnnl::desc2d(M, K, dnnl_bf16, ta ? 1 : lda, ta ? lda : 1, "A's descriptor");
   const auto bmd = dnnl::desc2d(K, N, dnnl_bf16, tb ? 1 : ldb, tb ? ldb : 1, "B's descriptor");
   const auto cmd = dnnl::desc2d(M, N, dnnl_f32, ldc, 1, "C's descriptor");
@@ -51,11 +51,12 @@ dnnl::Matmul build(const Key& key) {
 void gemmBf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
               const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  static std::map<Key, dnnl::Matmul> cache;
-  const Key key{ta, tb, M, N, K, lda, ldb, ldc, alpha, beta};
-  auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, build(key)).first;
-  it->second.run(A, B, C);
+  static std::map<Key, dnnl::ByRows> cache;
+  const Key key{ta, tb, N, K, lda, ldb, ldc, alpha, beta};
+  // A's row m starts m elements in when A is read transposed ([K, M] stored), m · lda otherwise.
+  const int64_t e = sizeof(uint16_t), f = sizeof(float);
+  cache[key].run([&key](int64_t m) { return build(key, m); }, M, N * K, A, (ta ? 1 : lda) * e, ta ? 0 : K * e, B, C, ldc * f,
+                 N * f);
 }
 
 }  // namespace gt

@@ -2,7 +2,7 @@
 // quantised once per output channel (symmetric s8), activations per row at run time (asymmetric u8, the
 // operand VNNI's vpdpbusd takes), the product on oneDNN's matmul with int32 accumulation (VNNI or AMX
 // kernels; never hand-written), then dequantisation and the bias in fp32. A primitive is built once
-// per shape and kept, as for bf16.
+// per (N, K) and row-chunk size and kept (dnnl::ByRows), as for bf16.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -59,10 +59,10 @@ void quantizeU8Rows(uint8_t* q, float* scale, int32_t* zero, const float* x, int
 
 namespace {
 
-using Key = std::tuple<int64_t, int64_t, int64_t>;
+using Key = std::tuple<int64_t, int64_t>;
 
 // Per thread: a Node worker thread running a model has its own primitives and scratch.
-thread_local std::map<Key, dnnl::Matmul> cache;
+thread_local std::map<Key, dnnl::ByRows> cache;
 thread_local std::vector<uint8_t> xq;
 thread_local std::vector<int32_t> acc, xzero;
 thread_local std::vector<float> xscale;
@@ -71,16 +71,15 @@ thread_local std::vector<float> xscale;
 
 void gemmU8S8(int32_t* C, const uint8_t* A, const int8_t* B, int64_t M, int64_t N, int64_t K) {
   if (M == 0 || N == 0) return;
-  const Key key{M, N, K};
-  auto it = cache.find(key);
-  if (it == cache.end()) {
+  auto build = [N, K](int64_t m) {
     // B is stored [N, K] (PyTorch's weight layout): read as [K, N] with strides (1, K).
-    const auto amd = dnnl::desc2d(M, K, dnnl_u8, K, 1, "A's descriptor");
+    const auto amd = dnnl::desc2d(m, K, dnnl_u8, K, 1, "A's descriptor");
     const auto bmd = dnnl::desc2d(K, N, dnnl_s8, 1, K, "B's descriptor");
-    const auto cmd = dnnl::desc2d(M, N, dnnl_s32, N, 1, "C's descriptor");
-    it = cache.emplace(key, dnnl::Matmul(amd, bmd, cmd, nullptr)).first;
-  }
-  it->second.run(A, B, C);
+    const auto cmd = dnnl::desc2d(m, N, dnnl_s32, N, 1, "C's descriptor");
+    return dnnl::Matmul(amd, bmd, cmd, nullptr);
+  };
+  const int64_t cRow = N * static_cast<int64_t>(sizeof(int32_t));
+  cache[Key{N, K}].run(build, M, N * K, A, K, K, B, C, cRow, cRow);
 }
 
 void linearInt8(float* y, const float* x, int64_t ldx, const int8_t* wq, const float* wscale, const int32_t* wsum,

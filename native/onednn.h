@@ -3,8 +3,12 @@
 #pragma once
 #include <oneapi/dnnl/dnnl.h>
 
+#include <cstdint>
+#include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace gt::dnnl {
 
@@ -74,4 +78,61 @@ struct Matmul {
   }
 };
 
+// Matmuls of one (N, K, layout) for any M, without a new primitive (descriptor and JIT, ~0.3-0.5 ms, and a
+// slow first run) for each M: a packed batch's token count varies from call to call. M < 64, and an M
+// seen kPromote times (training's fixed shapes), and products too large for a primitive's creation to
+// matter (M·N·K > kPadMax: padding would cost more), get their own primitive; any other M runs on the
+// primitive of M rounded up to a bucket (32 rows up to 512, then 64, then 128) over zero-padded copies of
+// A and C (rows contiguous, so one memcpy each way). oneDNN 2.6's runtime-M matmul (DNNL_RUNTIME_DIM_VAL)
+// falls back from brgemm to gemm:jit, several times slower here; row chunks of fixed sizes multiply
+// brgemm's per-run cost (it packs B on every run), hence padding. A read transposed (rows not contiguous)
+// runs in chunks instead.
+struct ByRows {
+  static constexpr int kPromote = 8;
+  static constexpr int64_t kPadMax = int64_t{1} << 27;  // ~0.3 ms of bf16 product here, as much as a creation
+  std::map<int64_t, Matmul> byM;
+  std::map<int64_t, int> seen;
+  std::vector<char> padA, padC;
+
+  static int64_t bucket(int64_t M) {
+    const int64_t step = M <= 512 ? 32 : M <= 2048 ? 64 : 128;
+    return (M + step - 1) / step * step;
+  }
+
+  // build(m) makes the primitive for m rows; nk is N · K. Row i of A starts at i · aStep bytes and holds aRow bytes
+  // (aRow 0: A is read transposed); row i of C at i · cStep, cRow bytes. C's old values are read (beta).
+  template <class Build>
+  void run(Build&& build, int64_t M, int64_t nk, const void* A, int64_t aStep, int64_t aRow, const void* B, void* C, int64_t cStep,
+           int64_t cRow) {
+    auto get = [&](int64_t m) -> Matmul& {
+      auto it = byM.find(m);
+      if (it == byM.end()) it = byM.emplace(m, build(m)).first;
+      return it->second;
+    };
+    if (seen.size() > 4096) seen.clear();  // bounded: inference's Ms need not be remembered long
+    if (M < 64 || M * nk > kPadMax || byM.count(M) || ++seen[M] >= kPromote) {
+      get(M).run(A, B, C);
+      return;
+    }
+    if (aRow > 0) {
+      const int64_t Mb = bucket(M);
+      const size_t aUsed = static_cast<size_t>((M - 1) * aStep + aRow), cUsed = static_cast<size_t>((M - 1) * cStep + cRow);
+      if (padA.size() < static_cast<size_t>(Mb * aStep)) padA.assign(Mb * aStep, 0);
+      if (padC.size() < static_cast<size_t>(Mb * cStep)) padC.resize(Mb * cStep);
+      std::memcpy(padA.data(), A, aUsed);
+      std::memset(padA.data() + aUsed, 0, Mb * aStep - aUsed);
+      std::memcpy(padC.data(), C, cUsed);
+      get(Mb).run(padA.data(), B, padC.data());
+      std::memcpy(C, padC.data(), cUsed);
+      return;
+    }
+    const auto* a = static_cast<const char*>(A);
+    auto* c = static_cast<char*>(C);
+    for (int64_t m0 = 0; m0 < M;) {
+      const int64_t rest = M - m0, m = rest >= 512 ? 512 : rest >= 64 ? 64 : rest;
+      get(m).run(a + m0 * aStep, B, c + m0 * cStep);
+      m0 += m;
+    }
+  }
+};
 }  // namespace gt::dnnl

@@ -652,6 +652,40 @@ const roundEven = (v: number) => {
 };
 const f = Math.fround;
 
+/** linearInt8 by a plain loop: each row of x quantised to u8 with a zero point, integer sums, then
+ * dequantised with the bias, plus beta times what y0 held. */
+function refInt8(
+  M: number,
+  N: number,
+  K: number,
+  x: Float32Array,
+  offX: number,
+  ldx: number,
+  q: Int8Array,
+  ws: Float32Array,
+  wsum: Int32Array,
+  bias: Float32Array,
+  beta: number,
+  y0: Float32Array,
+): Float32Array {
+  const want = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    const row = x.subarray(offX + m * ldx, offX + m * ldx + K);
+    const lo = Math.min(0, ...row),
+      hi = Math.max(0, ...row);
+    const s = f((hi - lo) / 255),
+      z = Math.max(0, Math.min(255, roundEven(f(-lo / s)))),
+      inv = f(1 / s);
+    const xq = Array.from(row, (v) => Math.max(0, Math.min(255, roundEven(f(v * inv)) + z)));
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let i = 0; i < K; i++) acc += xq[i]! * q[n * K + i]!;
+      want[m * N + n] = s * ws[n]! * (acc - z * wsum[n]!) + bias[n]! + beta * y0[m * N + n]!;
+    }
+  }
+  return want;
+}
+
 test("int8 products: per-channel s8 weights, per-row u8 inputs, int32 sums, as a plain loop computes them", (t) => {
   if (!k.blasInfo().int8) {
     t.skip("no AVX512-VNNI, AVX-VNNI or AMX on this CPU");
@@ -686,24 +720,8 @@ test("int8 products: per-channel s8 weights, per-row u8 inputs, int32 sums, as a
     assert.equal(wsum[o], sum, `weight sum ${o}`);
   }
   assert.deepEqual(q, qRef);
-  // The product, by a plain loop: each row of x quantised to u8 with a zero point, integer sums,
-  // then dequantised with the bias, plus beta times what y held.
   const y0 = randn(M * N, rng);
-  const want = new Float32Array(M * N);
-  for (let m = 0; m < M; m++) {
-    const row = x.subarray(offX + m * ldx, offX + m * ldx + K);
-    const lo = Math.min(0, ...row),
-      hi = Math.max(0, ...row);
-    const s = f((hi - lo) / 255),
-      z = Math.max(0, Math.min(255, roundEven(f(-lo / s)))),
-      inv = f(1 / s);
-    const xq = Array.from(row, (v) => Math.max(0, Math.min(255, roundEven(f(v * inv)) + z)));
-    for (let n = 0; n < N; n++) {
-      let acc = 0;
-      for (let i = 0; i < K; i++) acc += xq[i]! * q[n * K + i]!;
-      want[m * N + n] = s * ws[n]! * (acc - z * wsum[n]!) + bias[n]! + 0.5 * y0[m * N + n]!;
-    }
-  }
+  const want = refInt8(M, N, K, x, offX, ldx, q, ws, wsum, bias, 0.5, y0);
   const y = y0.slice();
   k.linearInt8(M, N, K, x, offX, ldx, q, ws, wsum, bias, 0.5, y, 0, N);
   assertClose(y, want, 1e-5, "int8 linear");
@@ -738,4 +756,54 @@ test("int8 products: per-channel s8 weights, per-row u8 inputs, int32 sums, as a
     RangeError,
   );
   assert.throws(() => k.quantizeS8Rows(W, q, ws, wsum.subarray(1), N, K), RangeError);
+});
+
+// The products keep oneDNN primitives per shape and reuse them across M (padded to a bucket, chunked,
+// or exact): one set of weights over many M in a row, each against the plain loop, catches a primitive
+// run with another M's rows.
+test("bf16 and int8 products over varying M with the same weights match the plain loop each time", (t) => {
+  if (!k.blasInfo().bf16 || !k.blasInfo().int8) {
+    t.skip("no AVX512-BF16 or VNNI on this CPU");
+    return;
+  }
+  const rng = new Rng(23);
+  const N = 40,
+    K = 72,
+    ldc = N + 3;
+  const widen = (h: Uint16Array) => new Float32Array(Uint32Array.from(h, (v) => v << 16).buffer);
+  const b = new Uint16Array(N * K);
+  k.toBf16(randn(N * K, rng), b, N * K);
+  const Br = widen(b);
+  const W = randn(N * K, rng, 0.05),
+    bias = randn(N, rng);
+  const q = new Int8Array(N * K),
+    ws = new Float32Array(N),
+    wsum = new Int32Array(N);
+  k.quantizeS8Rows(W, q, ws, wsum, N, K);
+  const Ms = [3, 70, 100, 70, 130, 97, 64, 200, 65, ...Array(9).fill(80)];
+  for (const [i, M] of Ms.entries()) {
+    for (const ta of [false, true]) {
+      // A is [M, K] (or [K, M] read transposed), C [M, ldc] with a gap after each row, beta 0.5.
+      const lda = ta ? M + 1 : K + 2;
+      const aLen = ta ? K * lda : M * lda;
+      const a = new Uint16Array(aLen);
+      k.toBf16(randn(aLen, rng), a, aLen);
+      const C = randn(M * ldc, rng),
+        want = C.slice();
+      k.gemmBf16(ta, true, M, N, K, 0.75, a, 0, lda, b, 0, K, 0.5, C, 0, ldc);
+      refGemm(ta, true, M, N, K, 0.75, widen(a), 0, lda, Br, 0, K, 0.5, want, 0, ldc);
+      assertClose(C, want, 1e-4, `bf16 gemm, call ${i}, M ${M}, ta ${ta}`);
+    }
+    const ldx = K + 1;
+    const x = randn(M * ldx, rng),
+      y0 = randn(M * N, rng),
+      y = y0.slice();
+    k.linearInt8(M, N, K, x, 0, ldx, q, ws, wsum, bias, 0.5, y, 0, N);
+    assertClose(
+      y,
+      refInt8(M, N, K, x, 0, ldx, q, ws, wsum, bias, 0.5, y0),
+      1e-5,
+      `int8 linear, call ${i}, M ${M}`,
+    );
+  }
 });
