@@ -335,7 +335,11 @@ test("memory stays flat: four times the documents, the same memory held after ga
     // otherwise be most of the difference between two runs.
     const r = await gotuneAsync(
       ["annotate", "--model", model, "--input", input, "--out", join(dir, `mem${n}`), "--row-group", "1024"],
-      { NODE_OPTIONS: `--expose-gc --import=${probe.href}`, GOTUNE_HEAP_PROBE: report, GOTUNE_HEAP_EVERY: "50" },
+      {
+        NODE_OPTIONS: `--expose-gc --import=${probe.href}`,
+        GOTUNE_HEAP_PROBE: report,
+        GOTUNE_HEAP_EVERY: "50",
+      },
     );
     assert.equal(r.code, 0, r.stderr);
     const p = JSON.parse(await readFile(report, "utf8")) as HeapProbe;
