@@ -51,8 +51,8 @@ export class CrossEntropy {
 
   /** d(mean loss)/d(logits) [n, c] into dLogits, which may be `logits` itself (then overwritten). */
   backward(logits: Float32Array, dLogits: Float32Array): void {
-    const labels = this.labels;
-    if (!labels) throw new Error("backward() needs a forward pass with batch.labels");
+    this.assertLabels();
+    const labels = this.labels!;
     const scale = this.count ? 1 / this.count : 0;
     addon().crossEntropyBackward(logits, labels, dLogits, this.n, this.c, scale);
   }

@@ -12,7 +12,7 @@
  * not 1…1 0…0 in every row falls back to the plain forward.
  */
 import { addon } from "../native/index.js";
-import { bmm, heads, perHead, t } from "../native/views.js";
+import { bmm, heads, type MatView, perHead, t } from "../native/views.js";
 import type { Batch, BertForSequenceClassification } from "./bert.js";
 import { Buffers } from "./buffers.js";
 import type { Ctx } from "./context.js";
@@ -45,6 +45,29 @@ export function packedRuns(mask: Int32Array, B: number, T: number): Run[] | unde
     r0 += len;
   }
   return runs;
+}
+
+/**
+ * Attention of one run without a mask (its sequences have no padding), for Tq query rows a head (T for a
+ * whole layer, 1 for [CLS] alone): scores into `probs` from offset p0, scaled and softmaxed in place, then
+ * context = P · v; returns the offset after this run's scores.
+ */
+function attend(
+  probs: Float32Array,
+  p0: number,
+  q: MatView,
+  k: MatView,
+  v: MatView,
+  context: MatView,
+): number {
+  const { n1: n, n2: nh, rows: Tq, cols: d } = q,
+    T = k.rows;
+  const P = perHead(probs, n, nh, Tq, T, p0);
+  bmm(P, q, t(k)); // scores [Tq, T] = q [Tq, d] · kᵀ [d, T]
+  const rows = probs.subarray(p0, p0 + n * nh * Tq * T);
+  addon().softmaxForward(rows, null, rows, n * nh * Tq, T, 1, 1 / Math.sqrt(d));
+  bmm(context, P, v); // context [Tq, d] = P [Tq, T] · v [T, d]
+  return p0 + n * nh * Tq * T;
 }
 
 /** The fast path's own buffers (packed ids, attention scores, [CLS] rows), reused from batch to batch. */
@@ -96,18 +119,12 @@ export class PackedInference {
       runs.reduce((s, r) => s + r.n * nh * r.T * r.T, 0),
     ); // per run [n, nh, T, T]
     const context = this.bufs.get("context", N * H); // [N, H]
-    const k = addon();
     let p0 = 0;
     for (const { n, T, r0 } of runs) {
       const q = heads(qkv, n, T, nh, d, r0 * 3 * H, 3 * H), // n × nh of [T, d]
         kk = heads(qkv, n, T, nh, d, r0 * 3 * H + H, 3 * H),
         v = heads(qkv, n, T, nh, d, r0 * 3 * H + 2 * H, 3 * H);
-      const P = perHead(probs, n, nh, T, T, p0);
-      bmm(P, q, t(kk)); // scores [T, T] = q [T, d] · kᵀ [d, T]
-      const rows = probs.subarray(p0, p0 + n * nh * T * T);
-      k.softmaxForward(rows, null, rows, n * nh * T, T, 1, 1 / Math.sqrt(d)); // scale, softmax (no mask: no padding)
-      bmm(heads(context, n, T, nh, d, r0 * H), P, v); // context [T, d] = P [T, T] · v [T, d]
-      p0 += n * nh * T * T;
+      p0 = attend(probs, p0, q, kk, v, heads(context, n, T, nh, d, r0 * H));
     }
     const a = att.outputBlock(context, x, N, ctx); // [N, H]
     return layer.feedForward(a, N, ctx); // [N, H]
@@ -132,18 +149,12 @@ export class PackedInference {
       runs.reduce((s, r) => s + r.n * nh * r.T, 0),
     ); // per run [n, nh, 1, T]
     const context = this.bufs.get("clsContext", B * H); // [B, H]
-    const k = addon();
     let p0 = 0;
     for (const { b0, n, T, r0 } of runs) {
       const qc = heads(q, n, 1, nh, d, b0 * H), // n × nh of [1, d]
         kk = heads(kv, n, T, nh, d, r0 * 2 * H, 2 * H), // n × nh of [T, d]
         v = heads(kv, n, T, nh, d, r0 * 2 * H + H, 2 * H);
-      const P = perHead(probs, n, nh, 1, T, p0);
-      bmm(P, qc, t(kk)); // scores [1, T] = q [1, d] · kᵀ [d, T]
-      const rows = probs.subarray(p0, p0 + n * nh * T);
-      k.softmaxForward(rows, null, rows, n * nh, T, 1, 1 / Math.sqrt(d));
-      bmm(heads(context, n, 1, nh, d, b0 * H), P, v); // context [1, d] = P [1, T] · v [T, d]
-      p0 += n * nh * T;
+      p0 = attend(probs, p0, qc, kk, v, heads(context, n, 1, nh, d, b0 * H));
     }
     const a = att.outputBlock(context, xc, B, ctx); // [B, H]
     return layer.feedForward(a, B, ctx); // [B, H]
