@@ -8,6 +8,7 @@
         "native/gemm.cc",
         "native/gemm_bf16.cc",
         "native/gemm_int8.cc",
+        "native/linear_packed.cc",
         "native/embeddings.cc",
         "native/norm.cc",
         "native/pointwise.cc",

@@ -217,41 +217,69 @@ Napi::Value GemmBf16(const Napi::CallbackInfo& info) {
   return a.env.Undefined();
 }
 
-// quantizeS8Rows(w: F32, q: I8, scale: F32, sum: I32, O, I)
-Napi::Value QuantizeS8Rows(const Napi::CallbackInfo& info) {
+// ---- inference products on packed weights ----
+
+// Marks packLinear's handles, so that packedForward takes no other object.
+const napi_type_tag kPackedTag = {0x676f74756e657061ULL, 0x636b65646c696e31ULL};
+
+// packLinear(type: 0 fp32 | 1 bf16 | 2 int8, w: F32, bias: F32 | null, N, K, gelu) -> a handle for packedForward
+Napi::Value PackLinear(const Napi::CallbackInfo& info) {
   Args a(info);
+  const int64_t type = a.size("type");
   const auto w = a.f32("w");
-  const auto q = a.i8("q");
-  const auto scale = a.f32("scale");
-  const auto sum = a.i32("sum");
-  const int64_t O = a.size("O"), I = a.size("I");
-  fits(a.env, w, O * I, "w");
-  fits(a.env, q, O * I, "q");
-  fits(a.env, scale, O, "scale");
-  fits(a.env, sum, O, "sum");
-  quantizeS8Rows(q.p, scale.p, sum.p, w.p, O, I);
-  return a.env.Undefined();
+  const auto bias = a.f32OrNull("bias");
+  const int64_t N = a.size("N"), K = a.size("K");
+  const bool gelu = a.flag();
+  if (type > 2) throw rangeError(a.env, "type must be 0 (fp32), 1 (bf16) or 2 (int8)");
+  if (N == 0 || K == 0) throw rangeError(a.env, "N and K must be positive");
+  fits(a.env, w, N * K, "w");
+  if (bias.p) fits(a.env, bias, N, "bias");
+  if (type == 1 && !bf16Available()) throw Napi::Error::New(a.env, "this CPU has no bf16 dot products (AVX512-BF16 or AMX)");
+  if (type == 2 && !int8Available())
+    throw Napi::Error::New(a.env, "this CPU has no int8 dot products (AVX512-VNNI, AVX-VNNI or AMX)");
+  PackedLinear* p = nullptr;
+  guarded(a.env, [&] { p = new PackedLinear(static_cast<PackedType>(type), w.p, bias.p, N, K, gelu); });
+  const int64_t bytes = static_cast<int64_t>(p->bytes());
+  Napi::MemoryManagement::AdjustExternalMemory(a.env, bytes);
+  auto handle = Napi::External<PackedLinear>::New(a.env, p, [bytes](Napi::Env env, PackedLinear* q) {
+    delete q;
+    Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+  });
+  handle.TypeTag(&kPackedTag);
+  return handle;
 }
 
-// linearInt8(M, N, K, x: F32, offX, ldx, wq: I8, wscale: F32, wsum: I32, bias: F32 | null, beta, y: F32, offY, ldy)
-// y [M, N] = x [M, K] · dequantised wqᵀ + bias + beta * y, x quantised per row (u8) on the way.
-Napi::Value LinearInt8(const Napi::CallbackInfo& info) {
+// packedRows(M) -> the rows a product of M rows runs on (y holding that many is written in place)
+Napi::Value PackedRows(const Napi::CallbackInfo& info) {
   Args a(info);
-  const int64_t M = a.size("M"), N = a.size("N"), K = a.size("K");
-  const auto x = operand(a, &Args::f32, "x", "ldx", M, K);
-  const auto wq = a.i8("wq");
-  const auto wscale = a.f32("wscale");
-  const auto wsum = a.i32("wsum");
-  const auto bias = a.f32OrNull("bias");
-  const float beta = a.f("beta");
-  const auto y = operand(a, &Args::f32, "y", "ldy", M, N);
-  fits(a.env, wq, N * K, "wq");
-  fits(a.env, wscale, N, "wscale");
-  fits(a.env, wsum, N, "wsum");
-  if (bias.p) fits(a.env, bias, N, "bias");
-  if (y.ld != N) throw rangeError(a.env, "linearInt8 writes y packed: ldy must be N");
-  if (!int8Available()) throw Napi::Error::New(a.env, "this CPU has no int8 dot products (AVX512-VNNI, AVX-VNNI or AMX)");
-  guarded(a.env, [&] { linearInt8(y.p, x.p, x.ld, wq.p, wscale.p, wsum.p, bias.p, M, N, K, beta); });
+  return Napi::Number::New(a.env, static_cast<double>(PackedLinear::rowsFor(a.size("M"))));
+}
+
+// packedForward(handle, M, x: F32, offX, ldx, y: F32): y [M, N] = epilogue(x [M, K] · Wᵀ + bias), y packed
+// from its start. Rows of x past M are read up to the end of x's buffer, rows of y past M written up to
+// the end of y's view, as scratch, when they reach packedRows(M).
+Napi::Value PackedForward(const Napi::CallbackInfo& info) {
+  Napi::Value h = info[0];
+  if (!h.IsExternal() || !h.As<Napi::External<PackedLinear>>().CheckTypeTag(&kPackedTag))
+    throw Napi::TypeError::New(info.Env(), "handle must come from packLinear");
+  PackedLinear* p = h.As<Napi::External<PackedLinear>>().Data();
+  Args a(info);
+  a.skip();
+  const int64_t M = a.size("M");
+  const Napi::Value xv = info[2];
+  const auto x = a.f32("x");
+  const int64_t offX = a.size("offX"), ldx = a.size("ldx");
+  const auto y = a.f32("y");
+  const int64_t N = p->outFeatures(), K = p->inFeatures();
+  checkLd(a.env, ldx, K, "ldx");
+  fits(a.env, x, offX + span(M, K, ldx), "x");
+  fits(a.env, y, M * N, "y");
+  // Elements of x's buffer from row 0 on: what the rows past M may read.
+  const auto xa = xv.As<Napi::TypedArray>();
+  const int64_t avail = static_cast<int64_t>((xa.ArrayBuffer().ByteLength() - xa.ByteOffset()) / sizeof(float)) - offX;
+  const int64_t xRows = avail >= K ? (avail - K) / ldx + 1 : 0;
+  const int64_t yRows = static_cast<int64_t>(y.n) / N;
+  guarded(a.env, [&] { p->forward(y.p, yRows, x.p + offX, ldx, xRows, M); });
   return a.env.Undefined();
 }
 
@@ -651,8 +679,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sgemmBatched", SgemmBatched},
       {"toBf16", ToBf16},
       {"gemmBf16", GemmBf16},
-      {"quantizeS8Rows", QuantizeS8Rows},
-      {"linearInt8", LinearInt8},
+      {"packLinear", PackLinear},
+      {"packedRows", PackedRows},
+      {"packedForward", PackedForward},
       {"embeddingsForward", EmbeddingsForward},
       {"embeddingsBackward", EmbeddingsBackward},
       {"zeroRows", ZeroRows},

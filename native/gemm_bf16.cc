@@ -7,6 +7,7 @@
 
 #include "kernels.h"
 #include "onednn.h"
+#include "vecmath.h"
 
 namespace gt {
 
@@ -14,12 +15,7 @@ bool bf16Available() { return dnnl::hasIsa(dnnl_cpu_isa_avx512_core_bf16); }
 
 void toBf16(uint16_t* out, const float* x, int64_t n) {
 #pragma omp parallel for simd schedule(static) num_threads(numThreads()) if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; i++) {
-    uint32_t u;
-    std::memcpy(&u, x + i, 4);
-    u += 0x7FFFu + ((u >> 16) & 1u);  // round to nearest even (the inputs are finite)
-    out[i] = static_cast<uint16_t>(u >> 16);
-  }
+  for (int64_t i = 0; i < n; i++) out[i] = bf16(x[i]);
 }
 
 namespace {

@@ -3,6 +3,7 @@
 // N-API glue in addon.cc checks shapes, ids and labels before any of them runs.
 #pragma once
 #include <cstdint>
+#include <memory>
 
 namespace gt {
 
@@ -61,12 +62,34 @@ void quantizeS8Rows(int8_t* q, float* scale, int32_t* sum, const float* w, int64
 // Per row m of x [M, K] (rows ldx apart): asymmetric u8 over [min(0, min x), max(0, max x)],
 // x ≈ scale[m] * (q - zero[m]); q is [M, K] packed.
 void quantizeU8Rows(uint8_t* q, float* scale, int32_t* zero, const float* x, int64_t M, int64_t K, int64_t ldx);
-// C[M,N] = A[M,K] · Bᵀ in int32, A u8, B s8 stored [N,K]; throws std::runtime_error if oneDNN fails.
-void gemmU8S8(int32_t* C, const uint8_t* A, const int8_t* B, int64_t M, int64_t N, int64_t K);
-// y[M,N] = dequantised (x quantised per row) · (wq, wscale)ᵀ + bias + beta * y: x [M,K] rows ldx apart,
-// wq [N,K] from quantizeS8Rows with its scales and row sums; bias may be null.
-void linearInt8(float* y, const float* x, int64_t ldx, const int8_t* wq, const float* wscale, const int32_t* wsum,
-                const float* bias, int64_t M, int64_t N, int64_t K, float beta);
+
+// ---- inference products on packed weights (linear_packed.cc) ----
+
+enum class PackedType { f32 = 0, bf16 = 1, s8 = 2 };
+
+// A linear layer's weight [N, K] (PyTorch's layout) packed once into oneDNN's layout for inference, with its
+// bias (may be null) and, when gelu, erf GELU in the epilogue. Its methods throw std::runtime_error if oneDNN fails.
+class PackedLinear {
+ public:
+  PackedLinear(PackedType type, const float* w, const float* bias, int64_t N, int64_t K, bool gelu);
+  ~PackedLinear();
+  PackedLinear(const PackedLinear&) = delete;
+  PackedLinear& operator=(const PackedLinear&) = delete;
+  // The rows a product of M rows runs on: M below 64, else M rounded up to a bucket.
+  static int64_t rowsFor(int64_t M);
+  // y [M, N] = epilogue(x [M, K] · Wᵀ + bias), x's rows ldx apart. The product runs in place on x and y when
+  // x has xRows >= rowsFor(M) rows readable and y yRows >= rowsFor(M) rows writable (the rows past M are
+  // scratch), else on padded copies.
+  void forward(float* y, int64_t yRows, const float* x, int64_t ldx, int64_t xRows, int64_t M);
+  // Bytes held: the packed weight, bias and scales.
+  size_t bytes() const;
+  int64_t outFeatures() const;
+  int64_t inFeatures() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // ---- embeddings (embeddings.cc) ----
 

@@ -47,36 +47,73 @@ inline dnnl_memory_desc_t desc2d(int64_t rows, int64_t cols, dnnl_data_type_t t,
   return d;
 }
 
-// A matmul primitive C = A · B for fixed descriptors, with memories whose data pointers are set per call.
+// A matmul primitive C = A · B (+ bias) for fixed descriptors, with memories whose data pointers are set
+// per call. B's descriptor may leave its layout to oneDNN (format `any`): `weights` is the one it chose.
 struct Matmul {
   dnnl_primitive_t prim = nullptr;
-  dnnl_memory_t a = nullptr, b = nullptr, c = nullptr;
+  dnnl_memory_t a = nullptr, b = nullptr, c = nullptr, bias = nullptr;
+  dnnl_memory_desc_t weights;
 
-  // attr may be null; it stays the caller's.
+  // attr and biasmd may be null; attr stays the caller's.
   Matmul(const dnnl_memory_desc_t& amd, const dnnl_memory_desc_t& bmd, const dnnl_memory_desc_t& cmd,
-         const_dnnl_primitive_attr_t attr) {
+         const_dnnl_primitive_attr_t attr, const dnnl_memory_desc_t* biasmd = nullptr) {
     Engine& e = engine();
     dnnl_matmul_desc_t md;
-    check(dnnl_matmul_desc_init(&md, &amd, &bmd, nullptr, &cmd), "matmul descriptor");
+    check(dnnl_matmul_desc_init(&md, &amd, &bmd, biasmd, &cmd), "matmul descriptor");
     dnnl_primitive_desc_t pd;
     check(dnnl_primitive_desc_create(&pd, &md, attr, e.engine, nullptr), "matmul");
     check(dnnl_primitive_create(&prim, pd), "primitive");
+    weights = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     dnnl_primitive_desc_destroy(pd);
     check(dnnl_memory_create(&a, &amd, e.engine, DNNL_MEMORY_NONE), "A");
-    check(dnnl_memory_create(&b, &bmd, e.engine, DNNL_MEMORY_NONE), "B");
+    check(dnnl_memory_create(&b, &weights, e.engine, DNNL_MEMORY_NONE), "B");
     check(dnnl_memory_create(&c, &cmd, e.engine, DNNL_MEMORY_NONE), "C");
+    if (biasmd) check(dnnl_memory_create(&bias, biasmd, e.engine, DNNL_MEMORY_NONE), "bias");
+  }
+  Matmul(Matmul&& o) noexcept : prim(o.prim), a(o.a), b(o.b), c(o.c), bias(o.bias), weights(o.weights) {
+    o.prim = nullptr;
+    o.a = o.b = o.c = o.bias = nullptr;
+  }
+  Matmul(const Matmul&) = delete;
+  Matmul& operator=(const Matmul&) = delete;
+  ~Matmul() {
+    for (dnnl_memory_t m : {a, b, c, bias})
+      if (m) dnnl_memory_destroy(m);
+    if (prim) dnnl_primitive_destroy(prim);
   }
 
-  void run(const void* A, const void* B, void* C) {
+  void run(const void* A, const void* B, void* C, const float* Bias = nullptr) {
     check(dnnl_memory_set_data_handle(a, const_cast<void*>(A)), "A's data");
     check(dnnl_memory_set_data_handle(b, const_cast<void*>(B)), "B's data");
     check(dnnl_memory_set_data_handle(c, C), "C's data");
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}, {DNNL_ARG_BIAS, bias}};
+    if (bias) check(dnnl_memory_set_data_handle(bias, const_cast<float*>(Bias)), "bias's data");
     Engine& e = engine();
-    check(dnnl_primitive_execute(prim, e.stream, 3, args), "matmul");
+    check(dnnl_primitive_execute(prim, e.stream, bias ? 4 : 3, args), "matmul");
     check(dnnl_stream_wait(e.stream), "stream");
   }
 };
+
+// Copies `from` (data src, layout fromMd) into `to` (layout toMd), converting the type if they differ.
+inline void reorder(const dnnl_memory_desc_t& fromMd, const void* src, const dnnl_memory_desc_t& toMd, void* dst) {
+  Engine& e = engine();
+  dnnl_primitive_desc_t pd;
+  check(dnnl_reorder_primitive_desc_create(&pd, &fromMd, e.engine, &toMd, e.engine, nullptr), "reorder");
+  dnnl_primitive_t prim;
+  const dnnl_status_t made = dnnl_primitive_create(&prim, pd);
+  dnnl_primitive_desc_destroy(pd);
+  check(made, "reorder primitive");
+  dnnl_memory_t from, to;
+  check(dnnl_memory_create(&from, &fromMd, e.engine, const_cast<void*>(src)), "reorder's source");
+  check(dnnl_memory_create(&to, &toMd, e.engine, dst), "reorder's destination");
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+  const dnnl_status_t ran = dnnl_primitive_execute(prim, e.stream, 2, args);
+  dnnl_stream_wait(e.stream);
+  dnnl_memory_destroy(from);
+  dnnl_memory_destroy(to);
+  dnnl_primitive_destroy(prim);
+  check(ran, "reorder");
+}
 
 // Matmuls of one (N, K, layout) for any M, without a new primitive (descriptor and JIT, ~0.3-0.5 ms, and a
 // slow first run) for each M: a packed batch's token count varies from call to call. M < 64, and an M

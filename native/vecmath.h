@@ -2,6 +2,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 // glibc's libmvec has vector erff/expf; declaring them as SIMD functions lets `omp simd` loops call
 // the vector versions (what <math.h> would do under -ffast-math, without fast-math's other effects).
@@ -30,6 +31,14 @@ static inline float uniform(uint32_t seedLo, uint32_t seedHi, uint32_t i) {
   h *= 0xC2B2AE35u;
   h ^= h >> 16;
   return static_cast<float>(h >> 8) * (1.0f / 16777216.0f);
+}
+
+// x rounded to bf16, to nearest even (x finite).
+static inline uint16_t bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
 }
 
 // x * Phi(x) with the exact erf (Hugging Face's "gelu").

@@ -63,10 +63,15 @@ export class Layer {
     const I = this.I,
       sh = ctx.shared === true;
     this.n = N;
-    this.inter = this.intermediate.forwardNoBias(a, N, sh); // [N, I], before its bias
-    const g = this.bufs.get("gelu", N * I, sh); // [N, I]
-    // inter += bias (kept for backward unless shared: inference), g = GELU(inter), in one pass
-    addon().biasGeluForward(this.inter, this.intermediate.bias.data, sh ? null : this.inter, g, N, I);
+    let g: Float32Array; // [N, I]
+    if (sh)
+      g = this.intermediate.forwardGelu(a, N); // inference: bias and GELU in the product's epilogue
+    else {
+      this.inter = this.intermediate.forwardNoBias(a, N); // [N, I], before its bias
+      g = this.bufs.get("gelu", N * I);
+      // inter += bias (kept for backward), g = GELU(inter), in one pass
+      addon().biasGeluForward(this.inter, this.intermediate.bias.data, this.inter, g, N, I);
+    }
     const y = this.output.forwardNoBias(g, N, sh); // [N, H]
     return this.norm.forwardResidual(y, this.output.bias.data, a, this.dropout.arm(ctx), N, sh);
   }

@@ -1,9 +1,12 @@
 /** A fully connected layer, y = x Wᵀ + b, with PyTorch's [out, in] weight layout. */
 
-import { addon, type Dtype } from "../native/index.js";
+import { addon, type Dtype, type PackedLinear } from "../native/index.js";
 import { bmm, mat, t } from "../native/views.js";
 import { Buffers, roleOf } from "./buffers.js";
 import { makeParam, type Param } from "./param.js";
+
+/** packLinear's type code of each dtype. */
+const PACKED_TYPE: Record<Dtype, number> = { fp32: 0, bf16: 1, int8: 2 };
 
 /**
  * Linear(in, out) under the Hugging Face name prefix `name` (`.weight` [out, in], `.bias` [out]). Given
@@ -17,13 +20,13 @@ export class Linear {
   private readonly parts: Param[];
   private readonly bufs: Buffers;
   private x: Float32Array = new Float32Array(0);
+  private dtype: Dtype = "fp32";
   /** Products in bf16 (fp32 accumulation and master weights) once `setDtype("bf16")` is called. */
   private bf16 = false;
   /** Forward products in int8 (dynamic quantisation; inference only) once `setDtype("int8")` is called. */
   private int8 = false;
-  private wInt8 = new Int8Array(0);
-  private wScale = new Float32Array(0);
-  private wSum = new Int32Array(0);
+  /** The weight packed for inference in this dtype, per (output range, bias, GELU); cleared when it may change. */
+  private packed = new Map<string, PackedLinear>();
   private wBf16 = new Uint16Array(0);
   private wStale = true;
   private xBf16 = new Uint16Array(0);
@@ -72,12 +75,16 @@ export class Linear {
    * (the fp32 weight stays the master copy). "int8": dynamic quantisation for inference, as onnxruntime's
    * quantize_dynamic: the weight quantised per output channel (s8) when the first product runs, the
    * input per row (u8) at each, int32 accumulation, then dequantised with the bias in fp32; backward
-   * refuses. "fp32" (the default) returns to fp32 products.
+   * refuses. "fp32" (the default) returns to fp32 products. Inference passes (`shared`) run on the
+   * weight packed once in the dtype; backward, and this call, drop the packed copies: call it again
+   * after writing new weights into a model that has run inference.
    */
   setDtype(dtype: Dtype): void {
+    this.dtype = dtype;
     this.bf16 = dtype === "bf16";
     this.int8 = dtype === "int8";
     this.wStale = true;
+    this.packed.clear();
   }
 
   /**
@@ -86,11 +93,8 @@ export class Linear {
    * by the pool when `shared`).
    */
   forward(x: Float32Array, N: number, xOff = 0, ldx = this.inFeatures, shared = false): Float32Array {
+    if (shared || this.int8) return this.packedProduct(x, N, xOff, ldx, "y", shared, true);
     const y = this.bufs.get("y", N * this.outFeatures, shared);
-    if (this.int8) {
-      this.multiplyInt8(x, N, xOff, ldx, y, this.bias.data);
-      return y;
-    }
     addon().fillRows(y, this.bias.data, N, this.outFeatures); // the bias, then the product added onto it
     this.multiply(x, N, xOff, ldx, y, 1);
     return y;
@@ -101,73 +105,62 @@ export class Linear {
    * GELU, or the residual LayerNorm); backward is the same as forward's.
    */
   forwardNoBias(x: Float32Array, N: number, shared = false): Float32Array {
+    if (shared || this.int8) return this.packedProduct(x, N, 0, this.inFeatures, "y", shared, false);
     const y = this.bufs.get("y", N * this.outFeatures, shared);
-    if (this.int8) this.multiplyInt8(x, N, 0, this.inFeatures, y, null);
-    else this.multiply(x, N, 0, this.inFeatures, y, 0);
+    this.multiply(x, N, 0, this.inFeatures, y, 0);
     return y;
+  }
+
+  /**
+   * Inference only: y [N, out] = GELU(x [N, in] · Wᵀ + b) (erf GELU, Hugging Face's "gelu"), the bias and
+   * GELU in the product's epilogue; y is the shared pool's buffer.
+   */
+  forwardGelu(x: Float32Array, N: number): Float32Array {
+    return this.packedProduct(x, N, 0, this.inFeatures, "gelu", true, true, true);
   }
 
   /**
    * Inference only (backward does not apply): y [N, count] = x [N, in] · W[from : from+count]ᵀ + b[from : from+count],
-   * the outputs from..from+count-1 alone (the last encoder layer's keys and values without its queries), into `y`.
+   * the outputs from..from+count-1 alone (the last encoder layer's keys and values without its queries),
+   * in this layer's own buffer for that range.
    */
-  forwardOutputs(x: Float32Array, N: number, from: number, count: number, y: Float32Array): Float32Array {
+  forwardOutputs(x: Float32Array, N: number, from: number, count: number): Float32Array {
     if (from < 0 || count < 1 || from + count > this.outFeatures)
       throw new Error(`outputs ${from}..${from + count - 1} are outside 0..${this.outFeatures - 1}`);
-    const bias = this.bias.data.subarray(from, from + count);
-    if (this.int8) {
-      this.multiplyInt8(x, N, 0, this.inFeatures, y, bias, from, count);
-      return y;
-    }
-    addon().fillRows(y, bias, N, count);
-    this.multiply(x, N, 0, this.inFeatures, y, 1, from, count);
-    return y;
+    return this.packedProduct(x, N, 0, this.inFeatures, `y${from}+${count}`, false, true, false, from, count);
   }
 
   /**
-   * y [N, count] = x · W[from : from+count]ᵀ (+ bias) through the int8 kernel; the weight is quantised
-   * (all of it) on first use after setDtype.
+   * y [N, count] = x · W[from : from+count]ᵀ (+ the bias) (then GELU) on the weight packed once in this
+   * layer's dtype (made on first use), into the buffer `name` (the shared pool's when `shared`). The
+   * buffer is asked for with the rows the product runs on, so that it writes in place.
    */
-  private multiplyInt8(
+  private packedProduct(
     x: Float32Array,
     N: number,
     xOff: number,
     ldx: number,
-    y: Float32Array,
-    bias: Float32Array | null,
+    name: string,
+    shared: boolean,
+    bias: boolean,
+    gelu = false,
     from = 0,
     count = this.outFeatures,
-  ): void {
-    const I = this.inFeatures,
-      all = this.outFeatures,
-      k = addon();
-    if (this.wStale) {
-      if (this.wInt8.length !== all * I) {
-        this.wInt8 = new Int8Array(all * I);
-        this.wScale = new Float32Array(all);
-        this.wSum = new Int32Array(all);
-      }
-      k.quantizeS8Rows(this.weight.data, this.wInt8, this.wScale, this.wSum, all, I);
-      this.wStale = false;
+  ): Float32Array {
+    const k = addon(),
+      I = this.inFeatures,
+      key = `${from}+${count}${bias ? "b" : ""}${gelu ? "g" : ""}`;
+    let w = this.packed.get(key);
+    if (!w) {
+      const b = bias ? this.bias.data.subarray(from, from + count) : null;
+      const rows = this.weight.data.subarray(from * I, (from + count) * I);
+      w = k.packLinear(PACKED_TYPE[this.dtype], rows, b, count, I, gelu);
+      this.packed.set(key, w);
     }
     this.n = N;
-    const to = from + count;
-    k.linearInt8(
-      N,
-      count,
-      I,
-      x,
-      xOff,
-      ldx,
-      this.wInt8.subarray(from * I, to * I),
-      this.wScale.subarray(from, to),
-      this.wSum.subarray(from, to),
-      bias,
-      0,
-      y,
-      0,
-      count,
-    );
+    const y = this.bufs.get(name, Math.max(k.packedRows(N), 1) * count, shared);
+    k.packedForward(w, N, x, xOff, ldx, y);
+    return y.subarray(0, N * count);
   }
 
   /** y [N, count] (+)= x · W[from : from+count]ᵀ; the whole weight by default. */
@@ -209,6 +202,7 @@ export class Linear {
    */
   backward(dy: Float32Array, dx: Float32Array | null, accumulate = false): void {
     if (this.int8) throw new Error("int8 products are for inference: setDtype('fp32') or 'bf16' to train");
+    this.packed.clear(); // the optimiser changes the weight next
     const I = this.inFeatures,
       O = this.outFeatures,
       N = this.n,

@@ -142,8 +142,8 @@ export class PackedInference {
     const xc = this.bufs.get("clsRows", B * H); // [B, H]: each sequence's row 0
     for (const { b0, n, T, r0 } of runs)
       for (let j = 0; j < n; j++) xc.set(x.subarray((r0 + j * T) * H, (r0 + j * T + 1) * H), (b0 + j) * H);
-    const kv = att.qkv.forwardOutputs(x, N, H, 2 * H, this.bufs.get("kv", N * 2 * H)); // [N, 2H]: k | v
-    const q = att.qkv.forwardOutputs(xc, B, 0, H, this.bufs.get("clsQuery", B * H)); // [B, H]
+    const kv = att.qkv.forwardOutputs(x, N, H, 2 * H); // [N, 2H]: k | v
+    const q = att.qkv.forwardOutputs(xc, B, 0, H); // [B, H]
     const probs = this.bufs.get(
       "clsProbs",
       runs.reduce((s, r) => s + r.n * nh * r.T, 0),

@@ -66,23 +66,15 @@ interface Addon {
   ): void;
   toBf16(x: F32, out: Uint16Array, n: number): void;
   gemmBf16: Gemm<Uint16Array>;
-  quantizeS8Rows(w: F32, q: Int8Array, scale: F32, sum: I32, O: number, I: number): void;
-  linearInt8(
-    M: number,
-    N: number,
-    K: number,
-    x: F32,
-    offX: number,
-    ldx: number,
-    wq: Int8Array,
-    wscale: F32,
-    wsum: I32,
-    bias: F32 | null,
-    beta: number,
-    y: F32,
-    offY: number,
-    ldy: number,
-  ): void;
+  /**
+   * A linear layer's weight w [N, K] packed once for inference (type 0 fp32, 1 bf16, 2 int8 per output
+   * channel), with its bias (copied) and, when gelu, erf GELU after it.
+   */
+  packLinear(type: number, w: F32, bias: F32 | null, N: number, K: number, gelu: boolean): PackedLinear;
+  /** The rows a packed product of M rows runs on: y holding that many is written in place. */
+  packedRows(M: number): number;
+  /** y [M, N] from its start = epilogue(x [M, K] (from offX, rows ldx apart) · Wᵀ + bias). */
+  packedForward(handle: PackedLinear, M: number, x: F32, offX: number, ldx: number, y: F32): void;
   embeddingsForward(
     word: F32,
     pos: F32,
@@ -310,6 +302,10 @@ export function bf16Available(): boolean {
 export function int8Available(): boolean {
   return addon().blasInfo().int8;
 }
+
+declare const packedBrand: unique symbol;
+/** A weight packed by `packLinear`, freed when collected. */
+export type PackedLinear = { readonly [packedBrand]: true };
 
 /** The numeric formats of the encoder's matrix products at inference, the one list every option uses. */
 export const DTYPES = ["fp32", "bf16", "int8"] as const;

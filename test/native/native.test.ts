@@ -22,6 +22,9 @@ function randn(n: number, rng: Rng, s = 1): Float32Array {
   return a;
 }
 
+/** bf16 values widened to the float32 they stand for. */
+const widen = (h: Uint16Array) => new Float32Array(Uint32Array.from(h, (v) => v << 16).buffer);
+
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(got.length, want.length, `${what}: length`);
   for (let i = 0; i < got.length; i++) {
@@ -630,7 +633,6 @@ test("bf16 products: fp32 accumulation of bf16-rounded operands, where the CPU h
     b = new Uint16Array(N * K);
   k.toBf16(A, a, M * K);
   k.toBf16(B, b, N * K);
-  const widen = (h: Uint16Array) => new Float32Array(Uint32Array.from(h, (v) => v << 16).buffer);
   const Ar = widen(a),
     Br = widen(b);
   for (let i = 0; i < M * K; i++) assert.ok(Math.abs(Ar[i] - A[i]) <= Math.abs(A[i]) * 2 ** -8);
@@ -651,135 +653,141 @@ const roundEven = (v: number) => {
   return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 };
 const f = Math.fround;
+const geluRef = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
 
-/** linearInt8 by a plain loop: each row of x quantised to u8 with a zero point, integer sums, then
- * dequantised with the bias, plus beta times what y0 held. */
-function refInt8(
+/** W [N, K] quantised per row by a plain loop in float32 arithmetic: s8 bytes, scales, row sums. */
+function quantizeRef(W: Float32Array, N: number, K: number) {
+  const q = new Int8Array(N * K),
+    ws = new Float32Array(N),
+    wsum = new Int32Array(N);
+  for (let o = 0; o < N; o++) {
+    let m = 0;
+    for (let i = 0; i < K; i++) m = Math.max(m, Math.abs(W[o * K + i]!));
+    const s = f(m > 0 ? m / 127 : 1);
+    ws[o] = s;
+    for (let i = 0; i < K; i++) {
+      q[o * K + i] = Math.max(-127, Math.min(127, roundEven(f(W[o * K + i]! / s))));
+      wsum[o] += q[o * K + i]!;
+    }
+  }
+  return { q, ws, wsum };
+}
+
+/**
+ * The packed product by plain loops, in double: y [M, N] = x · Wᵀ + bias, then GELU. int8 quantises each
+ * row of x to u8 with a zero point and W per row to s8, sums in integers, then dequantises; bf16 rounds
+ * both operands to bf16 first.
+ */
+function refPacked(
+  type: "fp32" | "bf16" | "int8",
   M: number,
   N: number,
   K: number,
   x: Float32Array,
   offX: number,
   ldx: number,
-  q: Int8Array,
-  ws: Float32Array,
-  wsum: Int32Array,
-  bias: Float32Array,
-  beta: number,
-  y0: Float32Array,
+  W: Float32Array,
+  bias: Float32Array | null,
+  gelu: boolean,
 ): Float32Array {
-  const want = new Float32Array(M * N);
+  const y = new Float32Array(M * N);
+  const round = (a: Float32Array) => {
+    const h = new Uint16Array(a.length);
+    k.toBf16(a, h, a.length);
+    return widen(h);
+  };
+  const Wr = type === "bf16" ? round(W) : W;
+  const { q, ws, wsum } = quantizeRef(W, N, K);
   for (let m = 0; m < M; m++) {
     const row = x.subarray(offX + m * ldx, offX + m * ldx + K);
+    const r = type === "bf16" ? round(row) : row;
     const lo = Math.min(0, ...row),
       hi = Math.max(0, ...row);
-    const s = f((hi - lo) / 255),
+    const s = f(hi > lo ? (hi - lo) / 255 : 1),
       z = Math.max(0, Math.min(255, roundEven(f(-lo / s)))),
       inv = f(1 / s);
     const xq = Array.from(row, (v) => Math.max(0, Math.min(255, roundEven(f(v * inv)) + z)));
     for (let n = 0; n < N; n++) {
       let acc = 0;
-      for (let i = 0; i < K; i++) acc += xq[i]! * q[n * K + i]!;
-      want[m * N + n] = s * ws[n]! * (acc - z * wsum[n]!) + bias[n]! + beta * y0[m * N + n]!;
+      if (type === "int8") {
+        for (let i = 0; i < K; i++) acc += xq[i]! * q[n * K + i]!;
+        acc = s * ws[n]! * (acc - z * wsum[n]!);
+      } else for (let i = 0; i < K; i++) acc += r[i]! * Wr[n * K + i]!;
+      const v = acc + (bias ? bias[n]! : 0);
+      y[m * N + n] = gelu ? geluRef(v) : v;
     }
   }
-  return want;
+  return y;
 }
 
-test("int8 products: per-channel s8 weights, per-row u8 inputs, int32 sums, as a plain loop computes them", (t) => {
-  if (!k.blasInfo().int8) {
-    t.skip("no AVX512-VNNI, AVX-VNNI or AMX on this CPU");
-    return;
-  }
-  const rng = new Rng(17);
-  const M = 23,
-    N = 70,
-    K = 133,
-    ldx = K + 5,
-    offX = 3;
-  const W = randn(N * K, rng, 0.05),
+// One set of packed weights over many M in a row (below 64, on a bucket, off it; x strided and read past
+// its view; y exact, so the product runs on a padded copy, or with the bucket's rows, in place), each
+// against the plain loop: catches a primitive run with another M's rows or a layout packed wrong.
+test("packed products (fp32, bf16, int8; bias, GELU) over varying M match the plain loops", (t) => {
+  const types = (["fp32", "bf16", "int8"] as const).filter((d) => d === "fp32" || k.blasInfo()[d]);
+  if (types.length < 3) t.diagnostic(`testing ${types.join(", ")} only: the CPU lacks the others`);
+  const rng = new Rng(23);
+  const N = 40,
+    K = 72,
+    ldx = K + 3,
+    offX = 5;
+  const W = randn(N * K, rng, 0.1),
     bias = randn(N, rng);
-  const x = randn(offX + M * ldx, rng);
-  for (let i = 0; i < K; i++) x[offX + 2 * ldx + i] = Math.abs(x[offX + 2 * ldx + i]!); // a row without negatives
-  const q = new Int8Array(N * K),
-    ws = new Float32Array(N),
-    wsum = new Int32Array(N);
-  k.quantizeS8Rows(W, q, ws, wsum, N, K);
-  // The weights, quantised by a plain loop in float32 arithmetic: the same bytes, scales and sums.
-  const qRef = new Int8Array(N * K);
-  for (let o = 0; o < N; o++) {
-    let m = 0;
-    for (let i = 0; i < K; i++) m = Math.max(m, Math.abs(W[o * K + i]!));
-    const s = f(m / 127);
-    assert.equal(ws[o], s, `weight scale ${o}`);
-    let sum = 0;
-    for (let i = 0; i < K; i++) {
-      qRef[o * K + i] = Math.max(-127, Math.min(127, roundEven(f(W[o * K + i]! / s))));
-      sum += qRef[o * K + i]!;
-    }
-    assert.equal(wsum[o], sum, `weight sum ${o}`);
-  }
-  assert.deepEqual(q, qRef);
-  const y0 = randn(M * N, rng);
-  const want = refInt8(M, N, K, x, offX, ldx, q, ws, wsum, bias, 0.5, y0);
-  const y = y0.slice();
-  k.linearInt8(M, N, K, x, offX, ldx, q, ws, wsum, bias, 0.5, y, 0, N);
-  assertClose(y, want, 1e-5, "int8 linear");
-  // And against the fp32 product: within the rounding of both operands (half a step of each).
-  k.linearInt8(M, N, K, x, offX, ldx, q, ws, wsum, null, 0, y, 0, N);
-  for (let m = 0; m < M; m++) {
-    const row = x.subarray(offX + m * ldx, offX + m * ldx + K);
-    const sx = (Math.max(0, ...row) - Math.min(0, ...row)) / 255;
-    for (let n = 0; n < N; n++) {
-      let exact = 0,
-        bound = 0;
-      for (let i = 0; i < K; i++) {
-        const w = W[n * K + i]!,
-          v = row[i]!;
-        exact += v * w;
-        bound += (sx / 2) * Math.abs(w) + (ws[n]! / 2) * Math.abs(v) + (sx * ws[n]!) / 4;
+  for (const [ti, type] of types.entries())
+    for (const gelu of [false, true]) {
+      const withBias = gelu || ti !== 1;
+      const w = k.packLinear(ti === 0 ? 0 : type === "bf16" ? 1 : 2, W, withBias ? bias : null, N, K, gelu);
+      const tol = type === "int8" ? 1e-5 : 1e-4;
+      for (const [i, M] of [3, 70, 100, 70, 130, 97, 64, 200, 65, 1].entries()) {
+        const store = randn(offX + M * ldx + 4 * ldx, rng); // rows past M readable in x's buffer
+        const x = store.subarray(0, offX + (M - 1) * ldx + K);
+        // A row without negatives and one of zeros: the int8 zero point at both ends of its range.
+        if (M > 2) for (let j = 0; j < K; j++) x[offX + ldx + j] = Math.abs(x[offX + ldx + j]!);
+        if (M > 3) x.fill(0, offX + 2 * ldx, offX + 2 * ldx + K);
+        const want = refPacked(type, M, N, K, x, offX, ldx, W, withBias ? bias : null, gelu);
+        const exact = new Float32Array(M * N);
+        k.packedForward(w, M, x, offX, ldx, exact);
+        assertClose(exact, want, tol, `${type}${gelu ? " GELU" : ""}, call ${i}, M ${M}, y exact`);
+        const rows = k.packedRows(M);
+        assert.ok(rows >= M && (M >= 64 || rows === M), `packedRows(${M}) = ${rows}`);
+        const roomy = new Float32Array(rows * N).fill(Number.NaN);
+        k.packedForward(w, M, x, offX, ldx, roomy);
+        assertClose(
+          roomy.subarray(0, M * N),
+          want,
+          tol,
+          `${type}${gelu ? " GELU" : ""}, call ${i}, M ${M}, in place`,
+        );
       }
-      assert.ok(Math.abs(y[m * N + n]! - exact) <= bound * 1.001 + 1e-5, `y[${m}, ${n}] outside the bound`);
     }
-  }
-  // Too-small arrays are RangeErrors, never stray reads or writes.
-  assert.throws(
-    () => k.linearInt8(M, N, K, x.subarray(0, 10), offX, ldx, q, ws, wsum, null, 0, y, 0, N),
-    RangeError,
-  );
-  assert.throws(
-    () => k.linearInt8(M, N, K, x, offX, ldx, q.subarray(1), ws, wsum, null, 0, y, 0, N),
-    RangeError,
-  );
-  assert.throws(
-    () => k.linearInt8(M, N, K, x, offX, ldx, q, ws, wsum, null, 0, y.subarray(1), 0, N),
-    RangeError,
-  );
-  assert.throws(() => k.quantizeS8Rows(W, q, ws, wsum.subarray(1), N, K), RangeError);
+  // Wrong arguments are errors, never stray reads or writes.
+  const w = k.packLinear(0, W, bias, N, K, false);
+  const x = randn(10 * K, rng),
+    y = new Float32Array(10 * N);
+  assert.throws(() => k.packedForward({} as never, 10, x, 0, K, y), TypeError);
+  assert.throws(() => k.packedForward(w, 10, x.subarray(1), 0, K, y), RangeError);
+  assert.throws(() => k.packedForward(w, 10, x, 0, K, y.subarray(1)), RangeError);
+  assert.throws(() => k.packedForward(w, 10, x, 0, K - 1, y), RangeError);
+  assert.throws(() => k.packLinear(0, W.subarray(1), bias, N, K, false), RangeError);
+  assert.throws(() => k.packLinear(0, W, bias.subarray(1), N, K, false), RangeError);
+  assert.throws(() => k.packLinear(3, W, bias, N, K, false), RangeError);
 });
 
-// The products keep oneDNN primitives per shape and reuse them across M (padded to a bucket, chunked,
-// or exact): one set of weights over many M in a row, each against the plain loop, catches a primitive
-// run with another M's rows.
-test("bf16 and int8 products over varying M with the same weights match the plain loop each time", (t) => {
-  if (!k.blasInfo().bf16 || !k.blasInfo().int8) {
-    t.skip("no AVX512-BF16 or VNNI on this CPU");
+// The bf16 products keep oneDNN primitives per shape and reuse them across M (padded to a bucket,
+// chunked, or exact): one set of weights over many M in a row, each against the plain loop, catches a
+// primitive run with another M's rows.
+test("bf16 products over varying M with the same weights match the plain loop each time", (t) => {
+  if (!k.blasInfo().bf16) {
+    t.skip("no AVX512-BF16 on this CPU");
     return;
   }
   const rng = new Rng(23);
   const N = 40,
     K = 72,
     ldc = N + 3;
-  const widen = (h: Uint16Array) => new Float32Array(Uint32Array.from(h, (v) => v << 16).buffer);
   const b = new Uint16Array(N * K);
   k.toBf16(randn(N * K, rng), b, N * K);
   const Br = widen(b);
-  const W = randn(N * K, rng, 0.05),
-    bias = randn(N, rng);
-  const q = new Int8Array(N * K),
-    ws = new Float32Array(N),
-    wsum = new Int32Array(N);
-  k.quantizeS8Rows(W, q, ws, wsum, N, K);
   const Ms = [3, 70, 100, 70, 130, 97, 64, 200, 65, ...Array(9).fill(80)];
   for (const [i, M] of Ms.entries()) {
     for (const ta of [false, true]) {
@@ -794,16 +802,5 @@ test("bf16 and int8 products over varying M with the same weights match the plai
       refGemm(ta, true, M, N, K, 0.75, widen(a), 0, lda, Br, 0, K, 0.5, want, 0, ldc);
       assertClose(C, want, 1e-4, `bf16 gemm, call ${i}, M ${M}, ta ${ta}`);
     }
-    const ldx = K + 1;
-    const x = randn(M * ldx, rng),
-      y0 = randn(M * N, rng),
-      y = y0.slice();
-    k.linearInt8(M, N, K, x, 0, ldx, q, ws, wsum, bias, 0.5, y, 0, N);
-    assertClose(
-      y,
-      refInt8(M, N, K, x, 0, ldx, q, ws, wsum, bias, 0.5, y0),
-      1e-5,
-      `int8 linear, call ${i}, M ${M}`,
-    );
   }
 });
