@@ -154,6 +154,17 @@ export function torchMissing(): string | undefined {
   return undefined;
 }
 
+/**
+ * The reference's environment, as a careful user sets it here: OMP_WAIT_POLICY=passive, because torch's
+ * OpenMP threads and OpenBLAS's own pthreads share the two cores (libgomp's default spinning halved its
+ * training speed at bert-mini: 9.5 against 17.7 ex/s). Set explicitly, not inherited from gotune's
+ * settings in this process (GOMP_SPINCOUNT is gotune's).
+ */
+const TORCH_ENV: NodeJS.ProcessEnv = (() => {
+  const { GOMP_SPINCOUNT: _, ...env } = process.env;
+  return { ...env, OMP_WAIT_POLICY: "passive" };
+})();
+
 /** Runs ../shared/bench/torch_bert.py with Debian's Python and returns its JSON figures. */
 export function runTorchChild(shape: BenchShape): BenchResult {
   const args = [
@@ -166,7 +177,7 @@ export function runTorchChild(shape: BenchShape): BenchResult {
     String(shape.seq),
   ];
   args.push("--steps", String(shape.steps), "--json");
-  const r = spawnSync(SYSTEM_PYTHON, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  const r = spawnSync(SYSTEM_PYTHON, args, { encoding: "utf8", maxBuffer: 1 << 24, env: TORCH_ENV });
   if (r.status !== 0) throw new Error(`torch_bert.py failed (${r.status}): ${r.stderr.trim()}`);
   return lastJsonLine(r.stdout) as BenchResult;
 }

@@ -27,6 +27,12 @@ export class Linear {
   private int8 = false;
   /** The weight packed for inference in this dtype, per (output range, bias, GELU); cleared when it may change. */
   private packed = new Map<string, PackedLinear>();
+  /**
+   * Set by the first backward: a layer that trains in this process runs its inference passes (evaluation
+   * between epochs) unpacked in fp32 and bf16, since a packed copy would add the weight's size again to
+   * the training state's memory; commands that only infer pack.
+   */
+  private trains = false;
   private wBf16 = new Uint16Array(0);
   private wStale = true;
   private xBf16 = new Uint16Array(0);
@@ -93,7 +99,7 @@ export class Linear {
    * by the pool when `shared`).
    */
   forward(x: Float32Array, N: number, xOff = 0, ldx = this.inFeatures, shared = false): Float32Array {
-    if (shared || this.int8) return this.packedProduct(x, N, xOff, ldx, "y", shared, true);
+    if (this.packs(shared)) return this.packedProduct(x, N, xOff, ldx, "y", shared, true);
     const y = this.bufs.get("y", N * this.outFeatures, shared);
     addon().fillRows(y, this.bias.data, N, this.outFeatures); // the bias, then the product added onto it
     this.multiply(x, N, xOff, ldx, y, 1);
@@ -105,7 +111,7 @@ export class Linear {
    * GELU, or the residual LayerNorm); backward is the same as forward's.
    */
   forwardNoBias(x: Float32Array, N: number, shared = false): Float32Array {
-    if (shared || this.int8) return this.packedProduct(x, N, 0, this.inFeatures, "y", shared, false);
+    if (this.packs(shared)) return this.packedProduct(x, N, 0, this.inFeatures, "y", shared, false);
     const y = this.bufs.get("y", N * this.outFeatures, shared);
     this.multiply(x, N, 0, this.inFeatures, y, 0);
     return y;
@@ -113,10 +119,14 @@ export class Linear {
 
   /**
    * Inference only: y [N, out] = GELU(x [N, in] · Wᵀ + b) (erf GELU, Hugging Face's "gelu"), the bias and
-   * GELU in the product's epilogue; y is the shared pool's buffer.
+   * GELU in the packed product's epilogue (or one pass after it, unpacked); y is the shared pool's buffer.
    */
   forwardGelu(x: Float32Array, N: number): Float32Array {
-    return this.packedProduct(x, N, 0, this.inFeatures, "gelu", true, true, true);
+    if (this.packs(true)) return this.packedProduct(x, N, 0, this.inFeatures, "gelu", true, true, true);
+    const pre = this.forwardNoBias(x, N, true),
+      y = this.bufs.get("gelu", N * this.outFeatures, true);
+    addon().biasGeluForward(pre, this.bias.data, null, y, N, this.outFeatures);
+    return y;
   }
 
   /**
@@ -127,7 +137,17 @@ export class Linear {
   forwardOutputs(x: Float32Array, N: number, from: number, count: number): Float32Array {
     if (from < 0 || count < 1 || from + count > this.outFeatures)
       throw new Error(`outputs ${from}..${from + count - 1} are outside 0..${this.outFeatures - 1}`);
-    return this.packedProduct(x, N, 0, this.inFeatures, `y${from}+${count}`, false, true, false, from, count);
+    const name = `y${from}+${count}`;
+    if (this.packs(true)) return this.packedProduct(x, N, 0, this.inFeatures, name, false, true, false, from, count);
+    const y = this.bufs.get(name, N * count);
+    addon().fillRows(y, this.bias.data.subarray(from, from + count), N, count);
+    this.multiply(x, N, 0, this.inFeatures, y, 1, from, count);
+    return y;
+  }
+
+  /** Whether a pass runs on the packed weight: int8 always, fp32 and bf16 in inference (`shared`) unless training. */
+  private packs(shared: boolean): boolean {
+    return this.int8 || (shared && !this.trains);
   }
 
   /**
@@ -203,6 +223,7 @@ export class Linear {
   backward(dy: Float32Array, dx: Float32Array | null, accumulate = false): void {
     if (this.int8) throw new Error("int8 products are for inference: setDtype('fp32') or 'bf16' to train");
     this.packed.clear(); // the optimiser changes the weight next
+    this.trains = true;
     const I = this.inFeatures,
       O = this.outFeatures,
       N = this.n,

@@ -216,8 +216,11 @@ export function addon(): Addon {
     throw new UserError(`the native addon is not built (${file} is missing)`, {
       hint: "run scripts/setup.sh",
     });
-  // OpenMP threads that spin after each loop would steal the core OpenBLAS's threads need next.
-  process.env.OMP_WAIT_POLICY ??= "passive";
+  // OpenMP's pool is the only one busy (OpenBLAS runs single-threaded calls in it, gemm mode 1), so its
+  // threads spin briefly between the many short loops of a forward pass, then sleep: GOMP's default
+  // (300,000 spins) unless the environment says otherwise. "passive" made each loop wake them by futex,
+  // up to a third of an inference pass at bert-mini's shapes.
+  process.env.GOMP_SPINCOUNT ??= "300000";
   try {
     loaded = createRequire(import.meta.url)(file) as Addon;
   } catch (err) {

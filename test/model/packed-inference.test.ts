@@ -115,3 +115,32 @@ test("bf16 products take the fast path too and agree with bf16 forward", { skip:
   const fp32 = Float32Array.from(model.forward(batch, { train: false }).logits);
   assert.ok(maxRelDiff(fast, fp32) > 0, "bf16 products differ from fp32 ones");
 });
+
+// Inference runs on copies of the weights packed for oneDNN (Linear's packed weights): they must follow
+// the weights through a training step, and through new weights written in followed by setDtype.
+test("packed weights follow the weights: after setDtype, and after a training step", () => {
+  const rng = new Rng(13);
+  const batch = padded([9, 7, 7, 3], rng);
+  const copy = (to: BertForSequenceClassification, from: BertForSequenceClassification) => {
+    const src = from.params();
+    for (const [i, p] of to.params().entries()) p.data.set(src[i]!.data);
+  };
+  const a = tinyModel(2, 1),
+    b = tinyModel(2, 2);
+  const before = Float32Array.from(a.predictLogits(batch)); // packs a's weights
+  copy(a, b);
+  a.setDtype("fp32");
+  const loaded = Float32Array.from(a.predictLogits(batch));
+  assert.deepEqual(loaded, Float32Array.from(b.predictLogits(batch)));
+  assert.ok(maxRelDiff(loaded, before) > 0.01, "the new weights change the logits");
+  // One SGD step by hand; a fresh model given the stepped weights is the reference.
+  a.forward({ ...batch, labels: Int32Array.of(0, 1, 2, 0) }, { train: true });
+  a.backward();
+  for (const p of a.params()) for (let i = 0; i < p.data.length; i++) p.data[i]! -= 0.5 * p.grad[i]!;
+  const stepped = Float32Array.from(a.predictLogits(batch));
+  const fresh = tinyModel(2, 3);
+  copy(fresh, a);
+  const d = maxRelDiff(stepped, Float32Array.from(fresh.predictLogits(batch)));
+  assert.ok(d < 1e-5, `after the step, logits differ from a fresh model's by ${d}`);
+  assert.ok(maxRelDiff(stepped, loaded) > 1e-3, "the step changes the logits");
+});
