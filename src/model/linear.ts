@@ -138,7 +138,8 @@ export class Linear {
     if (from < 0 || count < 1 || from + count > this.outFeatures)
       throw new Error(`outputs ${from}..${from + count - 1} are outside 0..${this.outFeatures - 1}`);
     const name = `y${from}+${count}`;
-    if (this.packs(true)) return this.packedProduct(x, N, 0, this.inFeatures, name, false, true, false, from, count);
+    if (this.packs(true))
+      return this.packedProduct(x, N, 0, this.inFeatures, name, false, true, false, from, count);
     const y = this.bufs.get(name, N * count);
     addon().fillRows(y, this.bias.data.subarray(from, from + count), N, count);
     this.multiply(x, N, 0, this.inFeatures, y, 1, from, count);
