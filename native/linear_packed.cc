@@ -38,6 +38,62 @@ T* sized(std::vector<T>& v, int64_t n) {
   return v.data();
 }
 
+dnnl::Matmul build(PackedType type, int64_t N, int64_t K, bool gelu, bool hasBias, int64_t M, int64_t lda) {
+  const dnnl_data_type_t wt = weightType(type);
+  const dnnl_data_type_t at = type == PackedType::f32 ? dnnl_f32 : type == PackedType::bf16 ? dnnl_bf16 : dnnl_u8;
+  const auto amd = dnnl::desc2d(M, K, at, lda, 1, "A's descriptor");
+  dnnl_memory_desc_t bmd;
+  dnnl_dims_t dims = {K, N};
+  dnnl::check(dnnl_memory_desc_init_by_tag(&bmd, 2, dims, wt, dnnl_format_tag_any), "B's descriptor");
+  const auto cmd = dnnl::desc2d(M, N, type == PackedType::s8 ? dnnl_s32 : dnnl_f32, N, 1, "C's descriptor");
+  if (type == PackedType::s8) return dnnl::Matmul(amd, bmd, cmd, nullptr);
+  dnnl_primitive_attr_t attr;
+  dnnl::check(dnnl_primitive_attr_create(&attr), "attributes");
+  if (gelu) {
+    dnnl_post_ops_t po;
+    dnnl::check(dnnl_post_ops_create(&po), "post-ops");
+    dnnl::check(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f), "GELU");
+    dnnl::check(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
+    dnnl_post_ops_destroy(po);
+  }
+  const auto biasmd = dnnl::desc2d(1, N, dnnl_f32, N, 1, "bias's descriptor");
+  dnnl::Matmul m(amd, bmd, cmd, attr, hasBias ? &biasmd : nullptr);
+  dnnl_primitive_attr_destroy(attr);
+  return m;
+}
+
+
+// The primitives of one product shape, for every PackedLinear of that shape on this thread (the weight is
+// an argument of each run: the encoder's layers share them). Batches vary M from call to call: an M runs
+// on the primitive of its bucket over padded rows until the padding's work, summed over its runs, reaches
+// what making its own primitive costs (about 0.6 ms here, kMakeFlops of product); from then on on its own
+// (up to kExact of them). A large product pays for it within a batch (the mbert shape: padding was 5 % of
+// the pass), a small one only once its M recurs, and an M seen once pays nothing.
+struct Family {
+  static constexpr int kExact = 256;
+  static constexpr double kMakeFlops = 2e8;
+  int64_t N = 0, K = 0;
+  std::map<int64_t, dnnl::Matmul> byM;
+  std::map<int64_t, double> wasted;
+  int exact = 0;
+
+  int64_t rowsFor(int64_t M) {
+    if (M < 64 || byM.count(M)) return M;
+    const int64_t bucket = PackedLinear::rowsFor(M);
+    if (bucket == M || exact >= kExact) return bucket;
+    if (wasted.size() > 4096) wasted.clear();
+    double& w = wasted[M];
+    w += 2.0 * static_cast<double>((bucket - M) * N * K);
+    if (w < kMakeFlops) return bucket;
+    wasted.erase(M);
+    exact++;
+    return M;
+  }
+};
+
+using FamilyKey = std::tuple<int, int64_t, int64_t, bool, bool, int64_t>;  // type, N, K, gelu, bias, lda
+thread_local std::map<FamilyKey, Family> families;
+
 }  // namespace
 
 struct PackedLinear::Impl {
@@ -55,34 +111,9 @@ struct PackedLinear::Impl {
   std::vector<Packed> packed;
   std::vector<float> source;  // the weight [N, K] until the first layout is made (s8: its quantised copy)
   std::vector<int8_t> sourceS8;
-  std::map<std::tuple<int64_t, int64_t>, dnnl::Matmul> prims;  // by (rows, lda)
 
   ~Impl() {
     for (auto& p : packed) std::free(p.data);
-  }
-
-  dnnl::Matmul build(int64_t M, int64_t lda) {
-    const dnnl_data_type_t wt = weightType(type);
-    const dnnl_data_type_t at = type == PackedType::f32 ? dnnl_f32 : type == PackedType::bf16 ? dnnl_bf16 : dnnl_u8;
-    const auto amd = dnnl::desc2d(M, K, at, lda, 1, "A's descriptor");
-    dnnl_memory_desc_t bmd;
-    dnnl_dims_t dims = {K, N};
-    dnnl::check(dnnl_memory_desc_init_by_tag(&bmd, 2, dims, wt, dnnl_format_tag_any), "B's descriptor");
-    const auto cmd = dnnl::desc2d(M, N, type == PackedType::s8 ? dnnl_s32 : dnnl_f32, N, 1, "C's descriptor");
-    if (type == PackedType::s8) return dnnl::Matmul(amd, bmd, cmd, nullptr);
-    dnnl_primitive_attr_t attr;
-    dnnl::check(dnnl_primitive_attr_create(&attr), "attributes");
-    if (gelu) {
-      dnnl_post_ops_t po;
-      dnnl::check(dnnl_post_ops_create(&po), "post-ops");
-      dnnl::check(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f), "GELU");
-      dnnl::check(dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
-      dnnl_post_ops_destroy(po);
-    }
-    const auto biasmd = dnnl::desc2d(1, N, dnnl_f32, N, 1, "bias's descriptor");
-    dnnl::Matmul m(amd, bmd, cmd, attr, bias.empty() ? nullptr : &biasmd);
-    dnnl_primitive_attr_destroy(attr);
-    return m;
   }
 
   // The weight in the layout `md` asks for, reordered from [N, K] the first time that layout is seen.
@@ -104,12 +135,15 @@ struct PackedLinear::Impl {
     return data;
   }
 
-  dnnl::Matmul& prim(int64_t M, int64_t lda) {
-    if (prims.size() > 256) prims.clear();  // bounded: a long run of unusual batch sizes
-    const auto key = std::make_tuple(M, lda);
-    auto it = prims.find(key);
-    if (it == prims.end()) it = prims.emplace(key, build(M, lda)).first;
-    return it->second;
+  // The primitive for a product of M rows on x rows lda apart, and the rows it runs on.
+  std::pair<dnnl::Matmul*, int64_t> prim(int64_t M, int64_t lda) {
+    Family& f = families[FamilyKey{static_cast<int>(type), N, K, gelu, !bias.empty(), lda}];
+    f.N = N;
+    f.K = K;
+    const int64_t R = f.rowsFor(M);
+    auto it = f.byM.find(R);
+    if (it == f.byM.end()) it = f.byM.emplace(R, build(type, N, K, gelu, !bias.empty(), R, lda)).first;
+    return {&it->second, R};
   }
 };
 
@@ -131,7 +165,7 @@ PackedLinear::PackedLinear(PackedType type, const float* w, const float* bias, i
   }
   // Packed now in the layout every row count has chosen here (each primitive's is checked all the same),
   // so that the first product does not pay for it; the source is dropped.
-  p.weightsFor(p.prim(rowsFor(64), K).weights);
+  p.weightsFor(p.prim(64, K).first->weights);
   std::vector<float>().swap(p.source);
   std::vector<int8_t>().swap(p.sourceS8);
 }
@@ -152,16 +186,16 @@ size_t PackedLinear::bytes() const {
 void PackedLinear::forward(float* y, int64_t yRows, const float* x, int64_t ldx, int64_t xRows, int64_t M) {
   if (M == 0) return;
   Impl& p = *impl_;
-  const int64_t N = p.N, K = p.K, R = rowsFor(M);
+  const int64_t N = p.N, K = p.K, Rmax = rowsFor(M);  // the primitive's rows are M or this bucket
   const float* bias = p.bias.empty() ? nullptr : p.bias.data();
   if (p.type == PackedType::s8) {
-    uint8_t* A = sized(aU8, R * K);
-    float* scale = sized(aScale, R);
-    int32_t* zero = sized(aZero, R);
+    uint8_t* A = sized(aU8, Rmax * K);
+    float* scale = sized(aScale, Rmax);
+    int32_t* zero = sized(aZero, Rmax);
     quantizeU8Rows(A, scale, zero, x, M, K, ldx);
-    int32_t* out = sized(acc, R * N);
-    dnnl::Matmul& m = p.prim(R, K);
-    m.run(A, p.weightsFor(m.weights), out);
+    int32_t* out = sized(acc, Rmax * N);
+    dnnl::Matmul* m = p.prim(M, K).first;
+    m->run(A, p.weightsFor(m->weights), out);
     // Σ_k (q_x - z) q_w = Σ_k q_x q_w - z Σ_k q_w: the zero point comes out through the weight's row sums.
     const float* ws = p.wScale.data();
     const int32_t* wsum = p.wSum.data();
@@ -184,7 +218,7 @@ void PackedLinear::forward(float* y, int64_t yRows, const float* x, int64_t ldx,
   const void* A;
   int64_t lda = K;
   if (p.type == PackedType::bf16) {
-    uint16_t* a = sized(aBf16, R * K);
+    uint16_t* a = sized(aBf16, Rmax * K);
 #pragma omp parallel for schedule(static) num_threads(numThreads()) if (M * K >= kParallelMin)
     for (int64_t r = 0; r < M; r++) {
       uint16_t* o = a + r * K;
@@ -193,17 +227,17 @@ void PackedLinear::forward(float* y, int64_t yRows, const float* x, int64_t ldx,
       for (int64_t k = 0; k < K; k++) o[k] = bf16(xr[k]);
     }
     A = a;
-  } else if (xRows >= R) {
+  } else if (xRows >= Rmax) {
     A = x;
     lda = ldx;
   } else {
-    float* a = sized(padA, R * K);
+    float* a = sized(padA, Rmax * K);
     for (int64_t r = 0; r < M; r++) std::memcpy(a + r * K, x + r * ldx, K * sizeof(float));
     A = a;
   }
+  const auto [m, R] = p.prim(M, lda);
   float* C = yRows >= R ? y : sized(padC, R * N);
-  dnnl::Matmul& m = p.prim(R, lda);
-  m.run(A, p.weightsFor(m.weights), C, bias);
+  m->run(A, p.weightsFor(m->weights), C, bias);
   if (C != y) std::memcpy(y, C, M * N * sizeof(float));
 }
 
