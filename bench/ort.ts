@@ -2,7 +2,7 @@
  * gotune against onnxruntime-node (the engine inside transformers.js) on inference: the same random
  * BertForSequenceClassification (seed 0), exported by gotune's own ONNX export, run on the same
  * length-sorted batches of GO definitions, at batch 8 and 32; gotune in fp32, bf16 and int8 (each against
- * the same ort fp32 run). Each engine runs in its own child process
+ * the same ort fp32 figure), each engine's fastest of two alternating runs. Each engine runs in its own child process
  * (`node dist/bench/ort.js --engine gotune|ort ...`) so neither's threads or memory touch the other's.
  * Alone: `node dist/bench/ort.js [--only PRESET] [--batch N] [--examples N]`; with `--sweep`, it times onnxruntime's session settings
  * (and gotune with one thread a core and with one).
@@ -54,6 +54,11 @@ interface EngineResult {
 }
 
 const BENCH_EXAMPLES: Record<string, number> = { mbert: 256, "bert-mini": 2048 };
+/**
+ * Each engine runs this many times, alternating (ort, then gotune in each dtype), and its fastest run
+ * counts: a slow spell of this shared machine (±10-20 % between runs) then hits neither side alone.
+ */
+const ROUNDS = 2;
 const MAX_LENGTH = 100; // the study's max_length
 /** The inference dtypes timed beside fp32, each against the same ort fp32 run. */
 const LOW_DTYPES = ["bf16", "int8"] as const;
@@ -216,7 +221,8 @@ export async function benchOrt(
     process.stdout.write(
       `\nonnxruntime-node ${ort.env.versions.common}, gotune's ONNX export, same length-sorted batches of GO ` +
         `definitions (max_length ${MAX_LENGTH}); ort: graph optimisation ${ORT_TUNED.opt}, ` +
-        `${ORT_TUNED.threads} intra-op threads, ${ORT_TUNED.mode}; load average ${loadavg()[0].toFixed(1)}\n`,
+        `${ORT_TUNED.threads} intra-op threads, ${ORT_TUNED.mode}; each engine's fastest of ${ROUNDS} alternating ` +
+        `runs; load average ${loadavg()[0].toFixed(1)}\n`,
     );
     for (const [i, preset] of presets.entries()) {
       const examples = opts.examples ?? BENCH_EXAMPLES[preset] ?? 512;
@@ -227,22 +233,25 @@ export async function benchOrt(
       for (const [bs, batches] of sets) {
         const file = join(work, `${preset}-${bs}.json`);
         writeFileSync(file, JSON.stringify(batches));
-        const ours = runChild(["--engine", "gotune", "--preset", preset, "--batches", file]);
-        const theirs = runChild([
-          "--engine",
-          "ort",
-          "--onnx",
-          onnxFile,
-          "--batches",
-          file,
-          ...settingsArgs(ORT_TUNED),
-        ]);
+        const gotune = (d: Dtype) =>
+          runChild(["--engine", "gotune", "--preset", preset, "--batches", file, "--dtype", d]);
+        const ortRun = () =>
+          runChild(["--engine", "ort", "--onnx", onnxFile, "--batches", file, ...settingsArgs(ORT_TUNED)]);
+        // bf16 and int8 products against the same ort fp32 runs, where this CPU has them.
+        const dtypes: Dtype[] = ["fp32", ...LOW_DTYPES.filter((d) => usableDtype(d, () => {}) === d)];
+        const best = new Map<string, EngineResult>();
+        const keep = (name: string, r: EngineResult) => {
+          const b = best.get(name);
+          if (!b || r.examples_per_s > b.examples_per_s) best.set(name, r);
+        };
+        for (let round = 0; round < ROUNDS; round++) {
+          keep("ort", ortRun());
+          for (const d of dtypes) keep(d, gotune(d));
+        }
+        const ours = best.get("fp32")!,
+          theirs = best.get("ort")!;
         const ratio = ours.examples_per_s / theirs.examples_per_s;
-        // bf16 and int8 products against the same ort fp32 run, where this CPU has them.
-        const low = LOW_DTYPES.filter((d) => usableDtype(d, () => {}) === d).map((d) => ({
-          d,
-          r: runChild(["--engine", "gotune", "--preset", preset, "--batches", file, "--dtype", d]),
-        }));
+        const low = LOW_DTYPES.filter((d) => best.has(d)).map((d) => ({ d, r: best.get(d)! }));
         process.stdout.write(
           `${preset.padEnd(9)} batch ${String(bs).padStart(2)}: ${ours.examples} examples, mean length ` +
             `${fmt(ours.mean_seq)}: gotune ${fmt(ours.examples_per_s).padStart(6)} ex/s ` +
