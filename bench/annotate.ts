@@ -21,6 +21,7 @@ import { Classifier } from "../src/inference/classifier.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { writePubmed } from "../test/fixtures/annotate/pubmed-corpus.js";
 import { goDefinitions } from "./batches.js";
+import { peakRssMb } from "./rss.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "src", "cli", "main.js");
@@ -66,7 +67,7 @@ async function bareChild(model: string, file: string): Promise<void> {
     seconds,
     sentences_per_s: texts.length / seconds,
     mean_tokens: tokens / texts.length,
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    peak_rss_mb: peakRssMb(),
   };
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }

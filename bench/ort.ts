@@ -19,6 +19,7 @@ import { makeConfig } from "../src/model/config.js";
 import { type Dtype, getThreads, setThreads, usableDtype } from "../src/native/index.js";
 import { Rng } from "../src/util/rng.js";
 import { goDefinitions } from "./batches.js";
+import { peakRssMb } from "./rss.js";
 
 /** Token ids of one padded batch, row-major [batch, seq]. */
 interface TokenBatch {
@@ -127,7 +128,7 @@ function summarise(
     mean_seq: batches.reduce((s, b) => s + b.batch * b.seq, 0) / examples,
     ms,
     examples_per_s: (1000 * examples) / ms,
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    peak_rss_mb: peakRssMb(),
     threads,
     first_logits: Array.from(first),
   };

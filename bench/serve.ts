@@ -6,7 +6,6 @@
  * `--model DIR` serves a real model instead; `--seconds N` sets the time per level (default 10).
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import { BertTokenizer } from "../src/hf/tokenizer.js";
 import { Classifier } from "../src/inference/classifier.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { makeConfig } from "../src/model/config.js";
+import { peakRssMb } from "./rss.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "src", "cli", "main.js");
@@ -53,12 +53,6 @@ function startServer(model: string): Promise<{ url: string; pid: number; stop():
     });
     child.on("exit", (code) => reject(new Error(`gotune serve exited with ${code}`)));
   });
-}
-
-/** The process's peak resident memory so far (VmHWM), in MB. */
-function peakRssMb(pid: number): number {
-  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
-  return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
 async function main(): Promise<void> {
