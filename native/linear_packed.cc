@@ -4,13 +4,16 @@
 // once, as onnxruntime prepacks its weights when a session starts: in fp32, in bf16, or in s8 per output
 // channel (the input then quantised per row at each call, as quantize_dynamic does). The epilogue adds
 // the bias and, for the intermediate layer, erf GELU: the primitive's post-ops in fp32 and bf16, the
-// dequantisation pass in int8. Primitives are kept per row count (M below 64, else M rounded up to a
-// bucket, dnnl::ByRows::bucket) and run in place when the caller's arrays hold the bucket's rows.
+// dequantisation pass in int8. Primitives are shared by the products of one shape (Family, below) and
+// run in place when the caller's arrays hold the rows they run on.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <new>
+#include <stdexcept>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kernels.h"
@@ -62,7 +65,6 @@ dnnl::Matmul build(PackedType type, int64_t N, int64_t K, bool gelu, bool hasBia
   return m;
 }
 
-
 // The primitives of one product shape, for every PackedLinear of that shape on this thread (the weight is
 // an argument of each run: the encoder's layers share them). Batches vary M from call to call: an M runs
 // on the primitive of its bucket over padded rows until the padding's work, summed over its runs, reaches
@@ -109,8 +111,8 @@ struct PackedLinear::Impl {
     void* data;
   };
   std::vector<Packed> packed;
-  std::vector<float> source;  // the weight [N, K] until the first layout is made (s8: its quantised copy)
-  std::vector<int8_t> sourceS8;
+  // The weight [N, K] the first layout is made from (the caller's fp32, or the s8 copy), during construction.
+  const void* source = nullptr;
 
   ~Impl() {
     for (auto& p : packed) std::free(p.data);
@@ -123,13 +125,19 @@ struct PackedLinear::Impl {
     const size_t bytes = (dnnl_memory_desc_get_size(&md) + 63) / 64 * 64;
     void* data = std::aligned_alloc(64, bytes);
     if (!data) throw std::bad_alloc();
-    if (!packed.empty()) {
-      dnnl::reorder(packed[0].md, packed[0].data, md, data);  // another layout of the same values
-    } else {
-      // [N, K] read as [K, N] with strides (1, K): s8 from its quantised copy, else fp32 (reorder makes bf16).
-      const bool s8 = type == PackedType::s8;
-      const auto from = dnnl::desc2d(K, N, s8 ? dnnl_s8 : dnnl_f32, 1, K, "weight's descriptor");
-      dnnl::reorder(from, s8 ? static_cast<const void*>(sourceS8.data()) : source.data(), md, data);
+    try {
+      if (!packed.empty()) {
+        dnnl::reorder(packed[0].md, packed[0].data, md, data);  // another layout of the same values
+      } else {
+        // [N, K] read as [K, N] with strides (1, K): s8 from its quantised copy, else fp32 (reorder makes bf16).
+        const bool s8 = type == PackedType::s8;
+        const auto from = dnnl::desc2d(K, N, s8 ? dnnl_s8 : dnnl_f32, 1, K, "weight's descriptor");
+        if (!source) throw std::runtime_error("a packed weight lost its source");
+        dnnl::reorder(from, source, md, data);
+      }
+    } catch (...) {
+      std::free(data);
+      throw;
     }
     packed.push_back({md, data});
     return data;
@@ -155,19 +163,18 @@ PackedLinear::PackedLinear(PackedType type, const float* w, const float* bias, i
   p.K = K;
   p.gelu = gelu;
   if (bias) p.bias.assign(bias, bias + N);
+  std::vector<int8_t> s8;
   if (type == PackedType::s8) {
-    p.sourceS8.resize(N * K);
+    s8.resize(N * K);
     p.wScale.resize(N);
     p.wSum.resize(N);
-    quantizeS8Rows(p.sourceS8.data(), p.wScale.data(), p.wSum.data(), w, N, K);
-  } else {
-    p.source.assign(w, w + N * K);
+    quantizeS8Rows(s8.data(), p.wScale.data(), p.wSum.data(), w, N, K);
   }
-  // Packed now in the layout every row count has chosen here (each primitive's is checked all the same),
-  // so that the first product does not pay for it; the source is dropped.
+  // Packed now in the layout every row count has chosen here (each primitive's is checked all the same,
+  // and a new one is reordered from this copy), so that the first product does not pay for it.
+  p.source = type == PackedType::s8 ? static_cast<const void*>(s8.data()) : w;
   p.weightsFor(p.prim(64, K).first->weights);
-  std::vector<float>().swap(p.source);
-  std::vector<int8_t>().swap(p.sourceS8);
+  p.source = nullptr;
 }
 
 PackedLinear::~PackedLinear() = default;
