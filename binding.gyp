@@ -7,7 +7,7 @@
         "native/runtime.cc",
         "native/gemm.cc",
         "native/gemm_bf16.cc",
-        "native/gemm_int8.cc",
+        "native/quantize.cc",
         "native/linear_packed.cc",
         "native/embeddings.cc",
         "native/norm.cc",

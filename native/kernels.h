@@ -53,7 +53,7 @@ void toBf16(uint16_t* out, const float* x, int64_t n);
 void gemmBf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
               const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
-// ---- int8 products (gemm_int8.cc): dynamic quantisation on oneDNN's matmul, int32 accumulation ----
+// ---- int8 dynamic quantisation (quantize.cc); the products are PackedLinear's (below) ----
 
 // Whether the CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX) for oneDNN to use.
 bool int8Available();
