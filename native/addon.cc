@@ -29,7 +29,14 @@ class Args {
   View<float> f32(const char* name) { return typed<float, napi_float32_array>(name, "a Float32Array"); }
   View<int32_t> i32(const char* name) { return typed<int32_t, napi_int32_array>(name, "an Int32Array"); }
   View<uint16_t> u16(const char* name) { return typed<uint16_t, napi_uint16_array>(name, "a Uint16Array (bf16)"); }
-  View<int8_t> i8(const char* name) { return typed<int8_t, napi_int8_array>(name, "an Int8Array"); }
+  // A Float32Array, with in *extent its elements from its start to the end of its buffer (what may be read past it).
+  View<float> f32Extent(const char* name, int64_t* extent) {
+    const Napi::Value v = info_[i_];
+    const View<float> view = f32(name);
+    const auto a = v.As<Napi::TypedArray>();
+    *extent = static_cast<int64_t>((a.ArrayBuffer().ByteLength() - a.ByteOffset()) / sizeof(float));
+    return view;
+  }
   // A Float32Array, or null/undefined (p == nullptr).
   View<float> f32OrNull(const char* name) {
     if (nullish()) {
@@ -266,8 +273,8 @@ Napi::Value PackedForward(const Napi::CallbackInfo& info) {
   Args a(info);
   a.skip();
   const int64_t M = a.size("M");
-  const Napi::Value xv = info[2];
-  const auto x = a.f32("x");
+  int64_t extent = 0;
+  const auto x = a.f32Extent("x", &extent);
   const int64_t offX = a.size("offX"), ldx = a.size("ldx");
   const auto y = a.f32("y");
   const int64_t N = p->outFeatures(), K = p->inFeatures();
@@ -275,8 +282,7 @@ Napi::Value PackedForward(const Napi::CallbackInfo& info) {
   fits(a.env, x, offX + span(M, K, ldx), "x");
   fits(a.env, y, M * N, "y");
   // Elements of x's buffer from row 0 on: what the rows past M may read.
-  const auto xa = xv.As<Napi::TypedArray>();
-  const int64_t avail = static_cast<int64_t>((xa.ArrayBuffer().ByteLength() - xa.ByteOffset()) / sizeof(float)) - offX;
+  const int64_t avail = extent - offX;
   const int64_t xRows = avail >= K ? (avail - K) / ldx + 1 : 0;
   const int64_t yRows = static_cast<int64_t>(y.n) / N;
   guarded(a.env, [&] { p->forward(y.p, yRows, x.p + offX, ldx, xRows, M); });

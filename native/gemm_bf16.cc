@@ -1,7 +1,7 @@
 // bf16 products with fp32 accumulation and output, on oneDNN's matmul primitive (AVX512-BF16 or AMX
 // kernels; never hand-written). Primitives are built once per shape and row-chunk size and kept
-// (dnnl::ByRows): training repeats a handful of shapes, inference's packed batches vary M on every call.
-#include <cstring>
+// (dnnl::ByRows): training repeats a handful of shapes, its evaluation passes' packed batches vary M on
+// every call. (Inference outside training runs on packed weights: linear_packed.cc.)
 #include <map>
 #include <tuple>
 
@@ -47,7 +47,7 @@ dnnl::Matmul build(const Key& key, int64_t M) {
 void gemmBf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* A, int64_t lda,
               const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  thread_local std::map<Key, dnnl::ByRows> cache;  // per thread, as int8's: a model thread has its own
+  thread_local std::map<Key, dnnl::ByRows> cache;  // per thread: a model thread has its own
   const Key key{ta, tb, N, K, lda, ldb, ldc, alpha, beta};
   // A's row m starts m elements in when A is read transposed ([K, M] stored), m · lda otherwise.
   const int64_t e = sizeof(uint16_t), f = sizeof(float);

@@ -74,18 +74,18 @@ dnnl::Matmul build(PackedType type, int64_t N, int64_t K, bool gelu, bool hasBia
 struct Family {
   static constexpr int kExact = 256;
   static constexpr double kMakeFlops = 2e8;
-  int64_t N = 0, K = 0;
   std::map<int64_t, dnnl::Matmul> byM;
   std::map<int64_t, double> wasted;
   int exact = 0;
 
-  int64_t rowsFor(int64_t M) {
+  // The rows a product of M rows runs on, for a weight of nk = N · K elements.
+  int64_t rowsFor(int64_t M, int64_t nk) {
     if (M < 64 || byM.count(M)) return M;
     const int64_t bucket = PackedLinear::rowsFor(M);
     if (bucket == M || exact >= kExact) return bucket;
     if (wasted.size() > 4096) wasted.clear();
     double& w = wasted[M];
-    w += 2.0 * static_cast<double>((bucket - M) * N * K);
+    w += 2.0 * static_cast<double>((bucket - M) * nk);
     if (w < kMakeFlops) return bucket;
     wasted.erase(M);
     exact++;
@@ -146,9 +146,7 @@ struct PackedLinear::Impl {
   // The primitive for a product of M rows on x rows lda apart, and the rows it runs on.
   std::pair<dnnl::Matmul*, int64_t> prim(int64_t M, int64_t lda) {
     Family& f = families[FamilyKey{static_cast<int>(type), N, K, gelu, !bias.empty(), lda}];
-    f.N = N;
-    f.K = K;
-    const int64_t R = f.rowsFor(M);
+    const int64_t R = f.rowsFor(M, N * K);
     auto it = f.byM.find(R);
     if (it == f.byM.end()) it = f.byM.emplace(R, build(type, N, K, gelu, !bias.empty(), R, lda)).first;
     return {&it->second, R};

@@ -20,11 +20,8 @@ export class Linear {
   private readonly parts: Param[];
   private readonly bufs: Buffers;
   private x: Float32Array = new Float32Array(0);
+  /** The products' format (`setDtype`): fp32, bf16 (fp32 accumulation and master weights), or int8 (inference only). */
   private dtype: Dtype = "fp32";
-  /** Products in bf16 (fp32 accumulation and master weights) once `setDtype("bf16")` is called. */
-  private bf16 = false;
-  /** Forward products in int8 (dynamic quantisation; inference only) once `setDtype("int8")` is called. */
-  private int8 = false;
   /** The weight packed for inference in this dtype, per (output range, bias, GELU); cleared when it may change. */
   private packed = new Map<string, PackedLinear>();
   /**
@@ -87,8 +84,6 @@ export class Linear {
    */
   setDtype(dtype: Dtype): void {
     this.dtype = dtype;
-    this.bf16 = dtype === "bf16";
-    this.int8 = dtype === "int8";
     this.wStale = true;
     this.packed.clear();
   }
@@ -148,7 +143,7 @@ export class Linear {
 
   /** Whether a pass runs on the packed weight: int8 always, fp32 and bf16 in inference (`shared`) unless training. */
   private packs(shared: boolean): boolean {
-    return this.int8 || (shared && !this.trains);
+    return this.dtype === "int8" || (shared && !this.trains);
   }
 
   /**
@@ -201,7 +196,7 @@ export class Linear {
     this.xOff = xOff;
     this.ldx = ldx;
     this.n = N;
-    if (this.bf16 && xOff === 0 && ldx === I) {
+    if (this.dtype === "bf16" && xOff === 0 && ldx === I) {
       const k = addon();
       if (this.wStale) {
         const all = this.outFeatures * I;
@@ -222,7 +217,8 @@ export class Linear {
    * dx [N, in] = dy · W (added to dx with accumulate), laid out like x (same offset and row stride).
    */
   backward(dy: Float32Array, dx: Float32Array | null, accumulate = false): void {
-    if (this.int8) throw new Error("int8 products are for inference: setDtype('fp32') or 'bf16' to train");
+    if (this.dtype === "int8")
+      throw new Error("int8 products are for inference: setDtype('fp32') or 'bf16' to train");
     this.packed.clear(); // the optimiser changes the weight next
     this.trains = true;
     const I = this.inFeatures,
@@ -230,7 +226,7 @@ export class Linear {
       N = this.n,
       k = addon();
     k.biasGrad(dy, this.bias.grad, N, O);
-    if (this.bf16 && this.xOff === 0 && this.ldx === I) {
+    if (this.dtype === "bf16" && this.xOff === 0 && this.ldx === I) {
       // The input's bf16 copy from forward, dy's made here; the weight's copy is stale after this step.
       if (this.dyBf16.length < N * O) this.dyBf16 = new Uint16Array(N * O);
       k.toBf16(dy, this.dyBf16, N * O);
