@@ -720,6 +720,42 @@ function refPacked(
   return y;
 }
 
+/**
+ * The int8 product y [M, N] (with the bias) against the fp32 product: within the rounding of both operands,
+ * half a quantisation step of each, per term.
+ */
+function int8WithinBound(
+  y: Float32Array,
+  x: Float32Array,
+  offX: number,
+  ldx: number,
+  W: Float32Array,
+  bias: Float32Array,
+  M: number,
+  N: number,
+  K: number,
+): void {
+  const { ws } = quantizeRef(W, N, K);
+  for (let m = 0; m < M; m++) {
+    const row = x.subarray(offX + m * ldx, offX + m * ldx + K);
+    const sx = (Math.max(0, ...row) - Math.min(0, ...row)) / 255;
+    for (let n = 0; n < N; n++) {
+      let exact = bias[n]!,
+        bound = 0;
+      for (let i = 0; i < K; i++) {
+        const w = W[n * K + i]!,
+          v = row[i]!;
+        exact += v * w;
+        bound += (sx / 2) * Math.abs(w) + (ws[n]! / 2) * Math.abs(v) + (sx * ws[n]!) / 4;
+      }
+      assert.ok(
+        Math.abs(y[m * N + n]! - exact) <= bound * 1.001 + 1e-5,
+        `int8 y[${m}, ${n}] outside the bound`,
+      );
+    }
+  }
+}
+
 // One set of packed weights over many M in a row (below 64, on a bucket, off it; x strided and read past
 // its view; y exact, so the product runs on a padded copy, or with the bucket's rows, in place), each
 // against the plain loop: catches a primitive run with another M's rows or a layout packed wrong.
@@ -748,6 +784,7 @@ test("packed products (fp32, bf16, int8; bias, GELU) over varying M match the pl
         const exact = new Float32Array(M * N);
         k.packedForward(w, M, x, offX, ldx, exact);
         assertClose(exact, want, tol, `${type}${gelu ? " GELU" : ""}, call ${i}, M ${M}, y exact`);
+        if (type === "int8" && !gelu) int8WithinBound(exact, x, offX, ldx, W, bias, M, N, K);
         const rows = k.packedRows(M);
         assert.ok(rows >= M && (M >= 64 || rows === M), `packedRows(${M}) = ${rows}`);
         const roomy = new Float32Array(rows * N).fill(Number.NaN);
