@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/runtime.cc",
         "native/gemm.cc",
+        "native/attention.cc",
         "native/gemm_bf16.cc",
         "native/quantize.cc",
         "native/linear_packed.cc",

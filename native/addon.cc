@@ -203,6 +203,38 @@ Napi::Value SgemmBatched(const Napi::CallbackInfo& info) {
   return a.env.Undefined();
 }
 
+// attentionPacked(context, ldc, q, offQ, ldq, kv, offK, offV, ldkv, seqs: I32 [nSeq, 4], nSeq, nh, d, scale)
+Napi::Value AttentionPacked(const Napi::CallbackInfo& info) {
+  Args a(info);
+  const auto ctx = a.f32("context");
+  const int64_t ldc = a.size("ldc");
+  const auto q = a.f32("q");
+  const int64_t offQ = a.size("offQ"), ldq = a.size("ldq");
+  const auto kv = a.f32("kv");
+  const int64_t offK = a.size("offK"), offV = a.size("offV"), ldkv = a.size("ldkv");
+  const auto seqs = a.i32("seqs");
+  const int64_t nSeq = a.size("nSeq"), nh = a.size("nh"), d = a.size("d");
+  const float scale = a.f("scale");
+  const int64_t width = nh * d;
+  checkLd(a.env, ldc, width, "ldc");
+  checkLd(a.env, ldq, width, "ldq");
+  if (offK + width > ldkv || offV + width > ldkv) throw rangeError(a.env, "keys or values run past a row of kv");
+  // Rows are int32, so a row offset (row · ld) stays far inside int64 with ld below 2^31.
+  if (ldc > INT32_MAX || ldq > INT32_MAX || ldkv > INT32_MAX) throw rangeError(a.env, "a row stride is 2^31 or more");
+  fits(a.env, seqs, 4 * nSeq, "seqs");
+  for (int64_t s = 0; s < nSeq; s++) {
+    const int64_t qRow = seqs.p[4 * s], Tq = seqs.p[4 * s + 1], kvRow = seqs.p[4 * s + 2], T = seqs.p[4 * s + 3];
+    if (qRow < 0 || Tq < 1 || kvRow < 0 || T < 1)
+      throw rangeError(a.env, "sequence " + std::to_string(s) + " has a negative row or no queries or keys");
+    fits(a.env, q, offQ + span(qRow + Tq, width, ldq), "q");
+    fits(a.env, ctx, span(qRow + Tq, width, ldc), "context");
+    fits(a.env, kv, offV + span(kvRow + T, width, ldkv), "kv");
+    fits(a.env, kv, offK + span(kvRow + T, width, ldkv), "kv");
+  }
+  attentionPacked(ctx.p, ldc, q.p + offQ, ldq, kv.p + offK, kv.p + offV, ldkv, seqs.p, nSeq, nh, d, scale);
+  return a.env.Undefined();
+}
+
 // toBf16(x: F32, out: U16, n)
 Napi::Value ToBf16(const Napi::CallbackInfo& info) {
   Args a(info);
@@ -683,6 +715,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   } table[] = {
       {"sgemm", Sgemm},
       {"sgemmBatched", SgemmBatched},
+      {"attentionPacked", AttentionPacked},
       {"toBf16", ToBf16},
       {"gemmBf16", GemmBf16},
       {"packLinear", PackLinear},

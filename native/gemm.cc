@@ -56,6 +56,19 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
   gemmOn(gemmLibFor(M, N, K), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+void sgemmSerial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemmOn(gemmLibFor(M, N, K), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// OpenBLAS is already held to one thread where the OpenMP loops split the products (gemm mode 1).
+SerialBlas::SerialBlas() {
+  if (gemmMode() != 1) openblas_set_num_threads(1);
+}
+SerialBlas::~SerialBlas() {
+  if (gemmMode() != 1) openblas_set_num_threads(numThreads());
+}
+
 void sgemmBatched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, Strided a,
                   const float* B, Strided b, float beta, float* C, Strided c, int64_t n1, int64_t n2) {
   const int64_t count = n1 * n2;
@@ -69,10 +82,9 @@ void sgemmBatched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
   const int threads = numThreads();
   // Many small products: one single-threaded library call per thread.
   if (threads > 1 && count >= threads && batchedMode() == 0) {
-    if (gemmMode() != 1) openblas_set_num_threads(1);
+    SerialBlas serial;
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t t = 0; t < count; t++) one(t);
-    if (gemmMode() != 1) openblas_set_num_threads(threads);
   } else {
     for (int64_t t = 0; t < count; t++) one(t);
   }

@@ -35,6 +35,17 @@ double gemmRule();
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// The product above on the calling thread alone, for a loop that runs products in parallel itself (while
+// a SerialBlas is alive: OpenBLAS would otherwise start its own threads inside the loop's).
+void sgemmSerial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+struct SerialBlas {
+  SerialBlas();
+  ~SerialBlas();
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+};
+
 // The product above for every i < n1, j < n2 on A + i*sA1 + j*sA2 (likewise B and C): attention's
 // per-(example, head) products on strided views, without copies.
 struct Strided {
@@ -42,6 +53,15 @@ struct Strided {
 };
 void sgemmBatched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, Strided a,
                   const float* B, Strided b, float beta, float* C, Strided c, int64_t n1, int64_t n2);
+
+// ---- inference attention (attention.cc) ----
+
+// Attention over sequences packed without padding (so without a mask), for inference. Sequence s is the
+// quadruple seqs[4s..4s+3] = (qRow, Tq, kvRow, T): its queries are rows qRow..qRow+Tq-1 of q (rows ldq apart,
+// head h at column h*d), its keys and values rows kvRow..kvRow+T-1 of k and v (rows ldkv apart). Per head:
+// context rows qRow.. [Tq, d] = softmax(scale · q kᵀ) v, each (sequence, head) a task on one thread.
+void attentionPacked(float* context, int64_t ldc, const float* q, int64_t ldq, const float* k, const float* v,
+                     int64_t ldkv, const int32_t* seqs, int64_t nSeq, int64_t nh, int64_t d, float scale);
 
 // ---- bf16 products (gemm_bf16.cc): oneDNN's matmul, fp32 accumulation and output ----
 
@@ -136,6 +156,8 @@ void add(float* out, const float* a, const float* b, int64_t n);
 
 // ---- softmaxes (softmax.cc) ----
 
+// y[0..n) = softmax(x * scale + m) for one row (m may be null: no mask); y may alias x.
+void softmaxRow(float* y, const float* x, const float* m, float scale, int64_t n);
 // probs[r] = softmax(scale * scores[r] + mask[r / rowsPerMask]) over Tk columns; mask may be null.
 void softmaxForward(float* probs, const float* scores, const float* mask, int64_t R, int64_t Tk, int64_t rowsPerMask,
                     float scale);

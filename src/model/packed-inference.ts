@@ -3,16 +3,17 @@
  * `forward(batch, { train: false })` to fp32 rounding, with less work, by two exact savings.
  * - Padding skipped ("remove padding", as FasterTransformer and onnxruntime's attention do): the real
  *   tokens of a right-padded batch are packed into [Ntok, H] rows, every linear layer runs on those rows,
- *   and attention runs per run of equal-length sequences at their own length. In the plain forward a
+ *   and attention runs per sequence at its own length. In the plain forward a
  *   padded key's softmax weight is exactly 0, so no real token's state depends on the padding.
  * - The last layer for [CLS] alone: the classifier reads only the pooled [CLS] state, so the last layer
- *   needs keys and values for every token but queries, attention output and feed-forward for one row a
- *   sequence.
+ *   needs queries, attention output and feed-forward for one row a sequence, and no keys or values
+ *   (`lastLayerCls` says why).
+ * A layer's attention is one native loop over (sequence, head) pairs (`attentionPacked`).
  * The modules' own parameters and kernels do the work (bf16 products included); a batch whose mask is
  * not 1…1 0…0 in every row falls back to the plain forward.
  */
 import { addon } from "../native/index.js";
-import { bmm, heads, type MatView, perHead, t } from "../native/views.js";
+import { bmm, heads, type MatView, mat, t } from "../native/views.js";
 import type { Batch, BertForSequenceClassification } from "./bert.js";
 import { Buffers } from "./buffers.js";
 import type { Ctx } from "./context.js";
@@ -47,34 +48,12 @@ export function packedRuns(mask: Int32Array, B: number, T: number): Run[] | unde
   return runs;
 }
 
-/**
- * Attention of one run without a mask (its sequences have no padding), for Tq query rows a head (T for a
- * whole layer, 1 for [CLS] alone): scores into `probs` from offset p0, scaled and softmaxed in place, then
- * context = P · v; returns the offset after this run's scores.
- */
-function attend(
-  probs: Float32Array,
-  p0: number,
-  q: MatView,
-  k: MatView,
-  v: MatView,
-  context: MatView,
-): number {
-  const { n1: n, n2: nh, rows: Tq, cols: d } = q,
-    T = k.rows;
-  const P = perHead(probs, n, nh, Tq, T, p0);
-  bmm(P, q, t(k)); // scores [Tq, T] = q [Tq, d] · kᵀ [d, T]
-  const rows = probs.subarray(p0, p0 + n * nh * Tq * T);
-  addon().softmaxForward(rows, null, rows, n * nh * Tq, T, 1, 1 / Math.sqrt(d));
-  bmm(context, P, v); // context [Tq, d] = P [Tq, T] · v [T, d]
-  return p0 + n * nh * Tq * T;
-}
-
-/** The fast path's own buffers (packed ids, attention scores, [CLS] rows), reused from batch to batch. */
+/** The fast path's own buffers (packed ids, sequences, [CLS] rows), reused from batch to batch. */
 export class PackedInference {
   private readonly bufs = new Buffers();
   private ids = new Int32Array(0);
   private types = new Int32Array(0);
+  private seqs = new Int32Array(0);
 
   constructor(private readonly model: BertForSequenceClassification) {}
 
@@ -102,7 +81,7 @@ export class PackedInference {
     let h = bert.embeddings.forwardRuns(ids, types, runs); // [N, H]
     const last = bert.layers.length - 1;
     for (let i = 0; i < last; i++) h = this.layer(bert.layers[i]!, h, runs, N, ctx); // [N, H]
-    const cls = this.lastLayerCls(bert.layers[last]!, h, runs, B, N, ctx); // [B, H]
+    const cls = this.lastLayerCls(bert.layers[last]!, h, runs, B, ctx); // [B, H]
     const pooled = bert.pooler!.forward(cls, B, 1); // [B, H]
     return this.model.classifier.forward(pooled, B); // [B, L]
   }
@@ -114,49 +93,76 @@ export class PackedInference {
       nh = this.model.config.num_attention_heads,
       d = H / nh;
     const qkv = att.qkv.forward(x, N, 0, H, true); // [N, 3H]: q | k | v in each row
-    const probs = this.bufs.get(
-      "probs",
-      runs.reduce((s, r) => s + r.n * nh * r.T * r.T, 0),
-    ); // per run [n, nh, T, T]
     const context = this.bufs.get("context", N * H); // [N, H]
-    let p0 = 0;
-    for (const { n, T, r0 } of runs) {
-      const q = heads(qkv, n, T, nh, d, r0 * 3 * H, 3 * H), // n × nh of [T, d]
-        kk = heads(qkv, n, T, nh, d, r0 * 3 * H + H, 3 * H),
-        v = heads(qkv, n, T, nh, d, r0 * 3 * H + 2 * H, 3 * H);
-      p0 = attend(probs, p0, q, kk, v, heads(context, n, T, nh, d, r0 * H));
-    }
+    const seqs = this.sequences(runs);
+    addon().attentionPacked(
+      context,
+      H,
+      qkv,
+      0,
+      3 * H,
+      qkv,
+      H,
+      2 * H,
+      3 * H,
+      seqs,
+      seqs.length / 4,
+      nh,
+      d,
+      1 / Math.sqrt(d),
+    );
     const a = att.outputBlock(context, x, N, ctx); // [N, H]
     return layer.feedForward(a, N, ctx); // [N, H]
   }
 
   /**
-   * The last encoder layer for the [CLS] rows only: keys and values of all packed rows x [N, H], the
-   * query, attention output and feed-forward of each sequence's first row; returns [B, H].
+   * The last encoder layer for the [CLS] rows only: the query, attention output and feed-forward of each
+   * sequence's first row, over all packed rows x [N, H]; returns [B, H]. With one query a head, keys and
+   * values need not be made: [CLS]'s score on token j is q_h · (W_k,h x_j + b_k,h) = (W_k,hᵀ q_h) · x_j plus
+   * a term the same for every j (which softmax drops), and Σ_j p_j (W_v,h x_j + b_v,h) = W_v,h (Σ_j p_j x_j)
+   * + b_v,h. So a head attends over the rows x themselves with the query u_h = W_k,hᵀ q_h [H], and its
+   * context is W_v,h applied to the weighted sum: ~B·nh·H·(2d + 2T) products for N·H·2H.
    */
-  private lastLayerCls(layer: Layer, x: Float32Array, runs: Run[], B: number, N: number, ctx: Ctx) {
+  private lastLayerCls(layer: Layer, x: Float32Array, runs: Run[], B: number, ctx: Ctx) {
     const att = layer.attention,
       H = att.qkv.inFeatures,
       nh = this.model.config.num_attention_heads,
-      d = H / nh;
+      d = H / nh,
+      W = att.qkv.weight.data; // [3H, H]: query, key and value rows, fp32 whatever the dtype
     const xc = this.bufs.get("clsRows", B * H); // [B, H]: each sequence's row 0
     for (const { b0, n, T, r0 } of runs)
       for (let j = 0; j < n; j++) xc.set(x.subarray((r0 + j * T) * H, (r0 + j * T + 1) * H), (b0 + j) * H);
-    const kv = att.qkv.forwardOutputs(x, N, H, 2 * H); // [N, 2H]: k | v
     const q = att.qkv.forwardOutputs(xc, B, 0, H); // [B, H]
-    const probs = this.bufs.get(
-      "clsProbs",
-      runs.reduce((s, r) => s + r.n * nh * r.T, 0),
-    ); // per run [n, nh, 1, T]
+    // Head h of W_k (or W_v) as nh matrices [d, H]: rows at + h*d.. of W.
+    const wHeads = (at: number): MatView => ({ ...mat(W, d, H, at * H), s2: d * H, n2: nh });
+    // [B, nh, H] as nh matrices [B, H]: head h's rows b*nh + h.
+    const perHeadRows = (data: Float32Array): MatView => ({ ...mat(data, B, H, 0, nh * H), s2: H, n2: nh });
+    const u = this.bufs.get("clsQueries", B * nh * H); // [B, nh, H]
+    bmm(perHeadRows(u), heads(q, 1, B, nh, d), wHeads(H)); // u_h [B, H] = q_h [B, d] · W_k,h [d, H]
+    const sums = this.bufs.get("clsSums", B * nh * H); // [B, nh, H]: Σ_j p_hj x_j
+    const seqs = this.sequences(runs, nh); // sequence b: queries u rows b*nh.., keys and values its rows of x
+    addon().attentionPacked(sums, H, u, 0, H, x, 0, 0, H, seqs, seqs.length / 4, 1, H, 1 / Math.sqrt(d));
     const context = this.bufs.get("clsContext", B * H); // [B, H]
-    let p0 = 0;
-    for (const { b0, n, T, r0 } of runs) {
-      const qc = heads(q, n, 1, nh, d, b0 * H), // n × nh of [1, d]
-        kk = heads(kv, n, T, nh, d, r0 * 2 * H, 2 * H), // n × nh of [T, d]
-        v = heads(kv, n, T, nh, d, r0 * 2 * H + H, 2 * H);
-      p0 = attend(probs, p0, qc, kk, v, heads(context, n, 1, nh, d, b0 * H));
-    }
+    addon().fillRows(context, att.qkv.bias.data.subarray(2 * H, 3 * H), B, H); // b_v
+    bmm(heads(context, 1, B, nh, d), perHeadRows(sums), t(wHeads(2 * H)), 1, 1); // += sums_h [B, H] · W_v,hᵀ [H, d]
     const a = att.outputBlock(context, xc, B, ctx); // [B, H]
     return layer.feedForward(a, B, ctx); // [B, H]
+  }
+
+  /**
+   * attentionPacked's (query row, query count, key row, key count) for every sequence b of the batch, whose
+   * packed rows are r..r+T-1: [r, T, r, T], or, given `queries`, that many query rows from b·queries on:
+   * [b·queries, queries, r, T].
+   */
+  private sequences(runs: Run[], queries?: number): Int32Array {
+    const n = runs.reduce((s, r) => s + r.n, 0);
+    if (this.seqs.length < 4 * n) this.seqs = new Int32Array(4 * n);
+    for (const { b0, n: count, T, r0 } of runs)
+      for (let j = 0; j < count; j++) {
+        const b = b0 + j,
+          r = r0 + j * T;
+        this.seqs.set(queries ? [b * queries, queries, r, T] : [r, T, r, T], 4 * b);
+      }
+    return this.seqs.subarray(0, 4 * n);
   }
 }

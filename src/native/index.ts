@@ -64,6 +64,28 @@ interface Addon {
     n1: number,
     n2: number,
   ): void;
+  /**
+   * Inference attention over sequences packed without padding: seqs [nSeq, 4] holds each sequence's
+   * (query row, query count, key row, key count); per head h, context rows [Tq, d] (columns h*d..) =
+   * softmax(scale · q kᵀ) v, with q read from offQ (rows ldq apart), keys and values from offK and offV of
+   * kv (rows ldkv apart).
+   */
+  attentionPacked(
+    context: F32,
+    ldc: number,
+    q: F32,
+    offQ: number,
+    ldq: number,
+    kv: F32,
+    offK: number,
+    offV: number,
+    ldkv: number,
+    seqs: Int32Array,
+    nSeq: number,
+    nh: number,
+    d: number,
+    scale: number,
+  ): void;
   toBf16(x: F32, out: Uint16Array, n: number): void;
   gemmBf16: Gemm<Uint16Array>;
   /**

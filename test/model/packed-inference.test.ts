@@ -6,7 +6,10 @@ import { packedRuns } from "../../src/model/packed-inference.js";
 import { bf16Available } from "../../src/native/index.js";
 import { Rng } from "../../src/util/rng.js";
 
-/** A tiny classifier with large weights (initializer_range 0.5), so a wrong step shows in the logits. */
+/**
+ * A tiny classifier with large weights (initializer_range 0.5) and random biases (Hugging Face's init
+ * zeroes them), so a wrong step, or a bias dropped where it matters, shows in the logits.
+ */
 function tinyModel(layers: number, seed = 1): BertForSequenceClassification {
   const config = makeConfig({
     vocab_size: 50,
@@ -17,7 +20,12 @@ function tinyModel(layers: number, seed = 1): BertForSequenceClassification {
     max_position_embeddings: 24,
     initializer_range: 0.5,
   });
-  return new BertForSequenceClassification(config, { seed, numLabels: 3 });
+  const model = new BertForSequenceClassification(config, { seed, numLabels: 3 });
+  const rng = new Rng(seed + 100);
+  for (const p of model.params())
+    if (p.name.endsWith(".bias") && !p.name.includes("LayerNorm"))
+      p.data.set(p.data.map(() => 0.5 * rng.normal()));
+  return model;
 }
 
 /** Right-padded rows of the given real lengths; padding carries random ids (the mask must hide them). */

@@ -418,20 +418,29 @@ test("attention softmax with scale and additive mask, and its backward", () => {
   const rng = new Rng(6);
   const B = 2,
     per = 3,
-    Tk = 5,
     R = B * per;
+  // Rows within a vector, at and across its 16 lanes, and past what the vector path holds in registers.
+  for (const n of [5, 16, 17, 36, 600]) {
+    const s = randn(R * n, rng, 3),
+      mask = new Float32Array(B * n);
+    mask[n - 1] = -3.4028234663852886e38; // last key of example 0 is padding
+    const p = new Float32Array(R * n);
+    k.softmaxForward(s, mask, p, R, n, per, 0.5);
+    for (let r = 0; r < R; r++) {
+      const b = Math.floor(r / per);
+      const e = Array.from({ length: n }, (_, j) => Math.exp(0.5 * s[r * n + j] + mask[b * n + j]));
+      const z = e.reduce((u, v) => u + v, 0);
+      for (let j = 0; j < n; j++)
+        assert.ok(Math.abs(p[r * n + j] - e[j] / z) < 1e-6, `row of ${n}, column ${j}`);
+      if (b === 0) assert.equal(p[r * n + n - 1], 0);
+    }
+  }
+  const Tk = 5;
   const s = randn(R * Tk, rng),
     mask = new Float32Array(B * Tk);
-  mask[4] = -3.4028234663852886e38; // last key of example 0 is padding
+  mask[4] = -3.4028234663852886e38;
   const p = new Float32Array(R * Tk);
   k.softmaxForward(s, mask, p, R, Tk, per, 0.5);
-  for (let r = 0; r < R; r++) {
-    const b = Math.floor(r / per);
-    const e = Array.from({ length: Tk }, (_, j) => Math.exp(0.5 * s[r * Tk + j] + mask[b * Tk + j]));
-    const z = e.reduce((u, v) => u + v, 0);
-    for (let j = 0; j < Tk; j++) assert.ok(Math.abs(p[r * Tk + j] - e[j] / z) < 1e-6);
-    if (b === 0) assert.equal(p[r * Tk + 4], 0);
-  }
   const w = randn(R * Tk, rng),
     ds = new Float32Array(R * Tk);
   k.softmaxBackward(w, p, ds, R, Tk, 0.5);
@@ -441,6 +450,55 @@ test("attention softmax with scale and additive mask, and its backward", () => {
     return o;
   };
   assertClose(ds, numericGrad(f, s, w, 1e-2), 1e-2, "softmax'");
+});
+
+test("attentionPacked: per sequence and head, softmax(scale · q kᵀ) v at the sequence's own length", () => {
+  const rng = new Rng(16);
+  const nh = 3,
+    d = 4,
+    W = nh * d,
+    ldq = 2 * W + 1, // q's rows are wider than its heads
+    ldkv = 3 * W;
+  // (query row, query count, key row, key count): whole sequences of 1, 5 and 20 tokens, and one query alone.
+  const seqs = Int32Array.from([0, 1, 0, 1, 1, 5, 1, 5, 6, 20, 6, 20, 26, 1, 6, 20]);
+  const rows = 27;
+  const q = randn(rows * ldq, rng),
+    kv = randn(26 * ldkv, rng),
+    ctx = new Float32Array(rows * W).fill(Number.NaN);
+  const offQ = 1,
+    offK = W,
+    offV = 2 * W;
+  k.attentionPacked(ctx, W, q, offQ, ldq, kv, offK, offV, ldkv, seqs, 4, nh, d, 0.5);
+  for (let s = 0; s < 4; s++) {
+    const [q0, Tq, k0, T] = seqs.subarray(4 * s, 4 * s + 4) as unknown as number[];
+    for (let i = 0; i < Tq; i++)
+      for (let h = 0; h < nh; h++) {
+        const dot = (j: number) => {
+          let v = 0;
+          for (let c = 0; c < d; c++)
+            v += q[offQ + (q0 + i) * ldq + h * d + c] * kv[offK + (k0 + j) * ldkv + h * d + c];
+          return Math.exp(0.5 * v);
+        };
+        const e = Array.from({ length: T }, (_, j) => dot(j)),
+          z = e.reduce((u, v) => u + v, 0);
+        for (let c = 0; c < d; c++) {
+          let want = 0;
+          for (let j = 0; j < T; j++) want += (e[j] / z) * kv[offV + (k0 + j) * ldkv + h * d + c];
+          const got = ctx[(q0 + i) * W + h * d + c];
+          assert.ok(Math.abs(got - want) < 1e-5, `sequence ${s}, query ${i}, head ${h}: ${got} vs ${want}`);
+        }
+      }
+  }
+  const run = (bad: number[]) =>
+    k.attentionPacked(ctx, W, q, offQ, ldq, kv, offK, offV, ldkv, Int32Array.from(bad), 1, nh, d, 0.5);
+  assert.throws(() => run([0, 1, 20, 7]), /kv is too small/); // keys past kv's last row
+  assert.throws(() => run([27, 1, 0, 1]), /q is too small/);
+  assert.throws(() => run([0, 0, 0, 1]), /no queries or keys/);
+  assert.throws(() => run([-1, 1, 0, 1]), /negative row/);
+  assert.throws(
+    () => k.attentionPacked(ctx, W, q, 0, ldq, kv, 2 * W + 1, offV, ldkv, seqs, 4, nh, d, 0.5),
+    /past a row/,
+  );
 });
 
 test("cross-entropy: mean over rows not labelled -100, and its gradient", () => {
