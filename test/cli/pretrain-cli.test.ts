@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import { loadModelFolder, readModelConfig } from "../../src/hf/model-folder.js";
 import { BertTokenizer } from "../../src/hf/tokenizer.js";
 import { BertForMaskedLM } from "../../src/model/bert.js";
-import { assertOneLineError, gotune } from "../helpers/cli.js";
+import { assertOneLineError, gotune, runAndSignal } from "../helpers/cli.js";
 import { markedSplit, markersIn } from "../helpers/pretrain-fixture.js";
 
 let dir = "";
@@ -131,6 +131,19 @@ test("a time budget plans fewer steps and still saves the model", async () => {
   assert.ok(summary.steps.done >= 1 && summary.steps.done <= summary.steps.planned);
   assert.ok(existsSync(join(out, "model.safetensors")));
   assert.ok(existsSync(join(out, "tokenizer.json")));
+});
+
+test("a run stopped by SIGTERM exits 143, keeps its checkpoint, and the same command resumes it", async () => {
+  const out = join(dir, "stopped");
+  const args = ["pretrain", "--data", data, "--out", out, ...TINY, ...SHORT, "--epochs", "20"];
+  const t = await runAndSignal(args, join(out, "pretrain_log.jsonl"), 5, "SIGTERM");
+  assert.equal(t.code, 143, t.stderr);
+  const m = /run the same command again to resume from step (\d+)/.exec(t.stderr);
+  assert.ok(m, t.stderr);
+  const resumed = gotune(args);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`resuming from .* \\(step ${m[1]} of `));
+  assert.ok(existsSync(join(out, "model.safetensors")));
 });
 
 test("--max-steps ends the run (and its schedule) early", async () => {

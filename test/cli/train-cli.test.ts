@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,7 +13,7 @@ import { FINETUNE_OUTPUTS as F } from "../../src/jobs/finetune.js";
 import { BertForMaskedLM, BertForSequenceClassification } from "../../src/model/bert.js";
 import { makeConfig } from "../../src/model/config.js";
 import { Rng } from "../../src/util/rng.js";
-import { assertOneLineError, CLI, gotune } from "../helpers/cli.js";
+import { assertOneLineError, gotune, runAndSignal } from "../helpers/cli.js";
 
 const ASPECTS = ["biological_process", "cellular_component", "molecular_function"];
 const CUES = [
@@ -119,32 +118,6 @@ test("gotune train: one epoch of a tiny preset writes the model, checkpoint, eva
   assert.deepEqual(await readFile(join(out, F.model, "model.safetensors")), before);
 });
 
-/** Starts `gotune train ARGS` and sends `signal` once log.jsonl has a train line at `atStep` or later. */
-function runAndKill(args: string[], out: string, atStep: number, signal: NodeJS.Signals) {
-  return new Promise<{ code: number | null; sig: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, GOTUNE_NO_PROGRESS: "1" },
-    });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    let sent = false;
-    const poll = setInterval(async () => {
-      const text = await readFile(join(out, F.log), "utf8").catch(() => "");
-      const steps = text.split("\n").filter((l) => l.startsWith('{"type":"train"')).length;
-      if (!sent && steps >= atStep) {
-        sent = true;
-        child.kill(signal);
-      }
-    }, 5);
-    child.on("close", (code, sig) => {
-      clearInterval(poll);
-      resolve({ code, sig, stderr });
-    });
-  });
-}
-
 test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole checkpoint to the same model", async () => {
   // Evaluation after the last epoch only, so the first epoch's end is a bare checkpoint.
   const args = (out: string) => [
@@ -167,7 +140,7 @@ test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole c
 
   const out = join(root, "stopped");
   // SIGTERM: the run finishes its step, writes a checkpoint and says how to resume.
-  const t = await runAndKill(args(out), out, 10, "SIGTERM");
+  const t = await runAndSignal(args(out), join(out, F.log), 10, "SIGTERM");
   assert.equal(t.code, 143, t.stderr);
   const m = /stopped at step (\d+) of 200; checkpoint (\S+);/.exec(t.stderr);
   assert.ok(m, t.stderr);
@@ -177,7 +150,7 @@ test("an interrupted train (SIGTERM, then kill -9) resumes from its last whole c
   assert.ok(!existsSync(join(out, F.model)), "no final model from an interrupted run");
 
   // kill -9 in epoch 2, after the epoch-1 checkpoint: nothing runs on the way out.
-  const kill = await runAndKill(args(out), out, 120, "SIGKILL");
+  const kill = await runAndSignal(args(out), join(out, F.log), 120, "SIGKILL");
   assert.equal(kill.sig, "SIGKILL");
   assert.match(kill.stderr, new RegExp(`resuming from .*checkpoint-${k} \\(step ${k} of 200\\)`));
   assert.ok(existsSync(join(out, "checkpoint-100", "trainer_state.json")));

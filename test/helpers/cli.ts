@@ -1,6 +1,7 @@
 /** Running the built `gotune` command from tests, as a user would, and checking its one-line errors. */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** The repository root (tests run from dist/test/...). */
@@ -48,6 +49,33 @@ export function gotuneAsync(args: string[], env: Record<string, string> = {}, cw
       stderr += d;
     });
     child.on("close", (code) => resolve(done(code, stdout, stderr)));
+  });
+}
+
+/**
+ * Starts `gotune ARGS` and sends it `signal` once the run log at `log` has `atStep` training lines (the
+ * trainer's `{"type":"train"` records), as a user stopping a long run would.
+ */
+export function runAndSignal(args: string[], log: string, atStep: number, signal: NodeJS.Signals) {
+  return new Promise<{ code: number | null; sig: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: baseEnv({}) });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    let sent = false;
+    const poll = setInterval(async () => {
+      const text = await readFile(log, "utf8").catch(() => "");
+      const steps = text.split("\n").filter((l) => l.startsWith('{"type":"train"')).length;
+      if (!sent && steps >= atStep) {
+        sent = true;
+        child.kill(signal);
+      }
+    }, 5);
+    child.on("close", (code, sig) => {
+      clearInterval(poll);
+      resolve({ code, sig, stderr });
+    });
   });
 }
 

@@ -166,6 +166,8 @@ export function register(program: Command): void {
             `pretrain: ${s.steps.done} steps, held-out MLM loss ${s.loss.last_held_out?.toFixed(3) ?? "n/a"}, ` +
               `model written to ${opts.out} in ${s.seconds.total.toFixed(0)} s\n`,
           );
+          // Stopped by a signal: the shell's code for it (as train exits), so a script sees the run unfinished.
+          process.exitCode = stop.exitCode();
         } finally {
           stop.dispose();
         }
