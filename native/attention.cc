@@ -15,7 +15,7 @@ void attentionPacked(float* context, int64_t ldc, const float* q, int64_t ldq, c
   SerialBlas serial;
 #pragma omp parallel num_threads(numThreads())
   {
-    std::vector<float> scores;  // [Tq, T] of the current task
+    thread_local std::vector<float> scores;  // [Tq, T] of the current task, kept from call to call
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < tasks; task++) {
       const int32_t* s = seqs + 4 * (task / nh);
