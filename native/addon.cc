@@ -5,6 +5,7 @@
 #include <napi.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -228,8 +229,7 @@ Napi::Value AttentionPacked(const Napi::CallbackInfo& info) {
       throw rangeError(a.env, "sequence " + std::to_string(s) + " has a negative row or no queries or keys");
     fits(a.env, q, offQ + span(qRow + Tq, width, ldq), "q");
     fits(a.env, ctx, span(qRow + Tq, width, ldc), "context");
-    fits(a.env, kv, offV + span(kvRow + T, width, ldkv), "kv");
-    fits(a.env, kv, offK + span(kvRow + T, width, ldkv), "kv");
+    fits(a.env, kv, std::max(offK, offV) + span(kvRow + T, width, ldkv), "kv");
   }
   attentionPacked(ctx.p, ldc, q.p + offQ, ldq, kv.p + offK, kv.p + offV, ldkv, seqs.p, nSeq, nh, d, scale);
   return a.env.Undefined();

@@ -80,21 +80,21 @@ export class PackedInference {
       }
     let h = bert.embeddings.forwardRuns(ids, types, runs); // [N, H]
     const last = bert.layers.length - 1;
-    for (let i = 0; i < last; i++) h = this.layer(bert.layers[i]!, h, runs, N, ctx); // [N, H]
+    const seqs = this.sequences(runs); // the same for every full layer (a view of the buffer the last layer reuses)
+    for (let i = 0; i < last; i++) h = this.layer(bert.layers[i]!, h, seqs, N, ctx); // [N, H]
     const cls = this.lastLayerCls(bert.layers[last]!, h, runs, B, ctx); // [B, H]
     const pooled = bert.pooler!.forward(cls, B, 1); // [B, H]
     return this.model.classifier.forward(pooled, B); // [B, L]
   }
 
   /** One encoder layer on packed rows: x [N, H] -> [N, H], attention within each sequence. */
-  private layer(layer: Layer, x: Float32Array, runs: Run[], N: number, ctx: Ctx): Float32Array {
+  private layer(layer: Layer, x: Float32Array, seqs: Int32Array, N: number, ctx: Ctx): Float32Array {
     const att = layer.attention,
       H = att.qkv.inFeatures,
       nh = this.model.config.num_attention_heads,
       d = H / nh;
     const qkv = att.qkv.forward(x, N, 0, H, true); // [N, 3H]: q | k | v in each row
     const context = this.bufs.get("context", N * H); // [N, H]
-    const seqs = this.sequences(runs);
     addon().attentionPacked(
       context,
       H,
