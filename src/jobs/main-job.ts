@@ -20,7 +20,15 @@ import { outputPaths, predictDocument, writeDocumentOutputs } from "./document.j
 import { FINETUNE_DEFAULTS, FINETUNE_OUTPUTS, type FinetuneResult, finetune } from "./finetune.js";
 import { PREPARE_DEFAULTS, PREPARE_OUTPUTS, prepare } from "./prepare.js";
 import { PRETRAIN_DEFAULTS, PRETRAIN_OUTPUTS, type PretrainSummary, pretrain } from "./pretrain.js";
-import { esc, figure, metricsHtml, para, type ReportSection, table, writeReport } from "./report.js";
+import {
+  type Brief,
+  documentHtml,
+  type MainJobSummary,
+  mainReportSections,
+  para,
+  type Spread,
+  writeReport,
+} from "./report.js";
 import { checkCorpus, readCorpusRecord, SHIPPED_MODEL_DIR } from "./shipped-model.js";
 
 /** The main job's choices; the defaults (in the command) fit a 2-core machine in 20 minutes. */
@@ -94,41 +102,6 @@ export const MAIN_JOB_DEFAULTS = {
   document: resolve(import.meta.dirname, "..", "..", "..", "examples", "abstract.txt"),
 } satisfies Partial<MainJobOptions>;
 
-/** What the job found, as written to OUT/summary.json. */
-export interface MainJobSummary {
-  go: { path: string; source: string; data_version?: string; sha256: string };
-  baseline: { full: Brief & { C: number; tuning: string | null }; study: Brief };
-  /** Where the fine-tuned model started: the shipped model, one given, or one this run pre-trained. */
-  pretrained: { source: "shipped" | "given" | "pre-trained here"; path: string; why: string };
-  pretrain: {
-    steps: number;
-    seconds: number;
-    held_out_loss: number | null;
-    vocab_size: number;
-    parameters: number;
-  } | null;
-  finetune: Brief & { seconds: number };
-  /** The study's protocol on seed's sample (pretrained, scratch, baseline) and over every seed's sample. */
-  study: {
-    pretrained: Brief;
-    scratch: Brief;
-    seeds: number[];
-    per_seed: { seed: number; pretrained: Brief; baseline: Brief }[];
-    mean: { pretrained: Spread; baseline: Spread };
-  };
-  learning_curve: CurvePoint[];
-  misclassified: number;
-  beats_baseline: boolean;
-  document?: { path: string; sentences: number; mean_probability: Record<string, number> };
-  seconds: Record<string, number>;
-}
-
-/** Mean and standard deviation (n - 1) of scores over samples. */
-export interface Spread {
-  accuracy: { mean: number; sd: number };
-  macro_f1: { mean: number; sd: number };
-}
-
 function spread(bs: readonly Brief[]): Spread {
   const ms = (xs: number[]) => {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -136,14 +109,6 @@ function spread(bs: readonly Brief[]): Spread {
     return { mean, sd };
   };
   return { accuracy: ms(bs.map((b) => b.accuracy)), macro_f1: ms(bs.map((b) => b.macro_f1)) };
-}
-
-/** One model's result on one protocol. */
-export interface Brief {
-  train_examples: number;
-  eval_examples: number;
-  accuracy: number;
-  macro_f1: number;
 }
 
 const brief = (m: Metrics, train: number, evalN: number): Brief => ({
@@ -380,9 +345,7 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
     const paths = outputPaths(o.document, join(o.out, MAIN_JOB_OUTPUTS.document));
     await writeDocumentOutputs(t, o.document, join(o.out, FINETUNE_OUTPUTS.model), paths);
     doc = { path: o.document, sentences: t.sentences.length, mean_probability: t.mean };
-    docHtml =
-      documentHtml(t.sentences, t.probs, t.labels, t.mean) +
-      (await figure(paths.piePng, "Mean probability per aspect"));
+    docHtml = await documentHtml(t.sentences, t.probs, t.labels, t.mean, paths.piePng);
   } catch (err) {
     o.log(`run: note: the document step was skipped: ${(err as Error).message}`);
   }
@@ -423,12 +386,51 @@ export async function runMainJob(o: MainJobOptions): Promise<MainJobSummary> {
     join(o.out, MAIN_JOB_OUTPUTS.misclassified),
     wrong.map((w) => JSON.stringify(w)).join("\n") + (wrong.length ? "\n" : ""),
   );
+  // The job draws its two figures under its own names; the report embeds them.
+  const figurePath = (name: string, ext: "png" | "svg") =>
+    join(o.out, MAIN_JOB_OUTPUTS.figures, `${name}.${ext}`);
+  const writeFigure = async (name: string, f: Figure) => {
+    await writeFileAtomic(figurePath(name, "png"), f.png);
+    await writeFileAtomic(figurePath(name, "svg"), f.svg);
+  };
+  const pre = `${o.preset}, ${start.source === "shipped" ? "shipped pre-trained model" : "pre-trained"}`;
+  await writeFigure(
+    MAIN_JOB_OUTPUTS.learningCurve,
+    await learningCurveFigure(
+      curve,
+      `Seed ${o.seed}; ${o.studyEval.toLocaleString("en-US")} test examples up to ${o.studyTrain.toLocaleString("en-US")} training examples, the full test split for all of them.`,
+    ),
+  );
+  await writeFigure(
+    MAIN_JOB_OUTPUTS.confusionMatrix,
+    await confusionFigure(
+      Object.keys(ftMetrics.per_class),
+      ftMetrics.confusion_matrix,
+      `${pre}, fine-tuned on ${full.train_examples.toLocaleString("en-US")} examples; ${wrong.length} of ${full.eval_examples.toLocaleString("en-US")} wrong.`,
+    ),
+  );
   await writeReport(
     join(o.out, MAIN_JOB_OUTPUTS.report),
     "gotune: the Gene Ontology as a text classifier",
     `GO ${go.dataVersion ?? ""} (${go.source}), ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ` +
       `${summary.seconds.total.toFixed(0)} s in all`,
-    await sections(o, prepared.stats, summary, base, ftMetrics, pt, docHtml, wrong),
+    await mainReportSections({
+      summary,
+      run: { preset: o.preset, seed: o.seed, studyTrain: o.studyTrain, studyEval: o.studyEval },
+      stats: prepared.stats,
+      base,
+      ft: ftMetrics,
+      pt,
+      docHtml,
+      wrong,
+      figures: {
+        data: join(dataDir, PREPARE_OUTPUTS.figures),
+        learningCurve: figurePath(MAIN_JOB_OUTPUTS.learningCurve, "png"),
+        confusionMatrix: figurePath(MAIN_JOB_OUTPUTS.confusionMatrix, "png"),
+        pretrainLoss: join(ptDir, PRETRAIN_OUTPUTS.lossFigurePng),
+        finetuneCurve: join(o.out, FINETUNE_OUTPUTS.curvePng),
+      },
+    }),
   );
   return summary;
 }
@@ -440,212 +442,4 @@ function need(r: FinetuneResult, what: string): Metrics {
 
 function briefOf(r: BaselineResult): Brief {
   return brief(r, r.train_examples, r.eval_examples);
-}
-
-function documentHtml(
-  sentences: { text: string }[],
-  probs: Float32Array,
-  labels: string[],
-  mean: Record<string, number>,
-): string {
-  const L = labels.length;
-  const rows = sentences.map((s, i) => [i + 1, s.text, ...Array.from(probs.subarray(i * L, (i + 1) * L))]);
-  return (
-    table(["#", "sentence", ...labels], rows, 3) +
-    `<p>Mean per aspect: ${labels.map((l) => `${esc(l)} <b>${(mean[l] ?? 0).toFixed(3)}</b>`).join(", ")}</p>`
-  );
-}
-
-async function sections(
-  o: MainJobOptions,
-  stats: Record<string, unknown>,
-  s: MainJobSummary,
-  base: BaselineResult,
-  ft: Metrics,
-  pt: PretrainSummary | undefined,
-  docHtml: string,
-  wrong: Misclassified[],
-): Promise<ReportSection[]> {
-  const dataFigures = join(o.out, MAIN_JOB_OUTPUTS.data, PREPARE_OUTPUTS.figures);
-  const figurePath = (name: string, ext: "png" | "svg") =>
-    join(o.out, MAIN_JOB_OUTPUTS.figures, `${name}.${ext}`);
-  const writeFigure = async (name: string, f: Figure) => {
-    await writeFileAtomic(figurePath(name, "png"), f.png);
-    await writeFileAtomic(figurePath(name, "svg"), f.svg);
-  };
-  const fig = (name: string, caption: string) => figure(join(dataFigures, `${name}.png`), caption);
-  const figs = await pngsIn(dataFigures);
-  const figHtml = (
-    await Promise.all(
-      figs.map((f) => fig(f.replace(/\.png$/, ""), f.replace(/\.png$/, "").replace(/[-_]/g, " "))),
-    )
-  ).join("");
-  const row = (name: string, b: Brief) => [name, b.train_examples, b.eval_examples, b.accuracy, b.macro_f1];
-  const pre = `${o.preset}, ${s.pretrained.source === "shipped" ? "shipped pre-trained model" : "pre-trained"}`;
-  const results = table(
-    ["model", "train", "test", "accuracy", "macro-F1"],
-    [
-      row(`TF-IDF + logistic regression (C = ${s.baseline.full.C}, chosen on train)`, s.baseline.full),
-      row(`${pre}, fine-tuned`, s.finetune),
-      row(`TF-IDF + logistic regression (study protocol, seed ${o.seed})`, s.baseline.study),
-      row(`${pre} (study protocol, seed ${o.seed})`, s.study.pretrained),
-      row(`${o.preset}, from scratch (study protocol, seed ${o.seed})`, s.study.scratch),
-    ],
-  );
-  const ms = (x: { mean: number; sd: number }) => `${x.mean.toFixed(4)} ± ${x.sd.toFixed(4)}`;
-  const seedsTable = table(
-    ["sample seed", "model", "accuracy", "macro-F1"],
-    [
-      ...s.study.per_seed.flatMap((p) => [
-        [p.seed, pre, p.pretrained.accuracy, p.pretrained.macro_f1],
-        [p.seed, "TF-IDF + logistic regression (C tuned)", p.baseline.accuracy, p.baseline.macro_f1],
-      ]),
-      ["mean ± sd", pre, ms(s.study.mean.pretrained.accuracy), ms(s.study.mean.pretrained.macro_f1)],
-      [
-        "mean ± sd",
-        "TF-IDF + logistic regression (C tuned)",
-        ms(s.study.mean.baseline.accuracy),
-        ms(s.study.mean.baseline.macro_f1),
-      ],
-    ],
-  );
-  const curveFig = await learningCurveFigure(
-    s.learning_curve,
-    `Seed ${o.seed}; ${o.studyEval.toLocaleString("en-US")} test examples up to ${o.studyTrain.toLocaleString("en-US")} training examples, the full test split for all of them.`,
-  );
-  await writeFigure(MAIN_JOB_OUTPUTS.learningCurve, curveFig);
-  const labels = Object.keys(ft.per_class);
-  const cmFig = await confusionFigure(
-    labels,
-    ft.confusion_matrix,
-    `${pre}, fine-tuned on ${s.finetune.train_examples.toLocaleString("en-US")} examples; ${wrong.length} of ${s.finetune.eval_examples.toLocaleString("en-US")} wrong.`,
-  );
-  await writeFigure(MAIN_JOB_OUTPUTS.confusionMatrix, cmFig);
-  const SHOWN = 100;
-  const counts = (stats as { terms?: Record<string, unknown> }).terms ?? {};
-  return [
-    {
-      title: "Results",
-      html:
-        para(
-          `On the same split, the fine-tuned model ${s.beats_baseline ? "beats" : "does not beat"} the TF-IDF baseline ` +
-            "(its C chosen on the training examples) in both accuracy and macro-F1. The study's protocol trains on 2,000 examples and evaluates on 1,000, " +
-            "both taken after a seeded shuffle; it is run from the pre-trained model and from scratch, which shows " +
-            "what pre-training bought.",
-        ) + results,
-    },
-    {
-      title: "Data",
-      html:
-        para(
-          `GO release ${s.go.data_version ?? "?"} from ${s.go.source}: ${s.go.path} (sha256 ${s.go.sha256}).`,
-        ) +
-        table(
-          ["what", "value"],
-          Object.entries(counts).map(([k, v]) => [k, typeof v === "number" ? v : JSON.stringify(v)]),
-        ) +
-        figHtml,
-    },
-    {
-      title: "The study protocol over samples",
-      html:
-        para(
-          `${o.studyTrain.toLocaleString("en-US")} training and ${o.studyEval.toLocaleString("en-US")} test examples drawn with ` +
-            `each seed; the baseline's C is chosen on each sample's training examples. 1,000 test examples are noisy: ` +
-            "the spread over samples says how much.",
-        ) + seedsTable,
-    },
-    {
-      title: "Learning curve",
-      html:
-        (await figure(
-          figurePath(MAIN_JOB_OUTPUTS.learningCurve, "png"),
-          "Accuracy and macro-F1 against training examples",
-        )) +
-        table(
-          ["model", "training examples", "test examples", "accuracy", "macro-F1"],
-          s.learning_curve.map((p) => [
-            p.model,
-            p.examples,
-            p.examples > o.studyTrain ? s.finetune.eval_examples : o.studyEval,
-            p.accuracy,
-            p.macro_f1,
-          ]),
-        ),
-    },
-    {
-      title: `TF-IDF baseline (full split, C = ${base.C})`,
-      html:
-        para(
-          base.tuning
-            ? `C = ${base.C}, chosen by ${base.tuning.method} over ${base.tuning.grid.map((g) => g.C).join(", ")} ` +
-                `(${base.tuning.fits} fits, ${base.tuning.seconds.toFixed(0)} s); validation accuracy ` +
-                base.tuning.grid.map((g) => `${g.C}: ${g.accuracy.toFixed(4)}`).join(", ") +
-                "."
-            : `C = ${base.C}, given.`,
-        ) + metricsHtml(base),
-    },
-    {
-      title: "Error analysis",
-      html:
-        (await figure(
-          figurePath(MAIN_JOB_OUTPUTS.confusionMatrix, "png"),
-          "Confusion matrix of the fine-tuned model",
-        )) +
-        para(
-          `The ${wrong.length} misclassified test terms, the most confidently wrong first` +
-            (wrong.length > SHOWN ? ` (the first ${SHOWN}; all in misclassified.jsonl)` : "") +
-            ".",
-        ) +
-        table(
-          ["GO id", "name", "definition", "true aspect", "predicted", "probability"],
-          wrong
-            .slice(0, SHOWN)
-            .map((w) => [w.go_id, w.name, w.definition, w.truth, w.predicted, w.probability]),
-          3,
-        ),
-    },
-    {
-      title: "Pre-training (masked language model)",
-      html: !pt
-        ? para(
-            `${s.pretrained.path} (${s.pretrained.source}): ${s.pretrained.why}.` +
-              (s.pretrained.source === "shipped"
-                ? " Its model card (README.md in that folder) tells how it was pre-trained."
-                : ""),
-          )
-        : para(
-            `${o.preset}: ${pt.parameters.toLocaleString("en-US")} parameters, a ${pt.vocab_size}-token WordPiece vocabulary ` +
-              `trained on the train split's names, definitions and synonyms; ${pt.steps.done} steps in ` +
-              `${pt.seconds.total.toFixed(0)} s; held-out MLM loss ${pt.loss.first_held_out?.toFixed(3) ?? "?"} → ` +
-              `${pt.loss.last_held_out?.toFixed(3) ?? "?"}.`,
-          ) +
-          (await figure(
-            join(o.out, MAIN_JOB_OUTPUTS.pretrained, PRETRAIN_OUTPUTS.lossFigurePng),
-            "Pre-training loss",
-          )),
-    },
-    {
-      title: "Fine-tuned model (full split)",
-      html:
-        metricsHtml(ft) +
-        (await figure(join(o.out, FINETUNE_OUTPUTS.curvePng), "Fine-tuning: loss and evaluation")),
-    },
-    { title: "A document, sentence by sentence", html: docHtml },
-    {
-      title: "Time",
-      html: table(
-        ["stage", "seconds"],
-        Object.entries(s.seconds).map(([k, v]) => [k, Math.round(v)]),
-      ),
-    },
-  ];
-}
-
-async function pngsIn(dir: string): Promise<string[]> {
-  try {
-    return (await fsp.readdir(dir)).filter((f) => f.endsWith(".png")).sort();
-  } catch {
-    return [];
-  }
 }

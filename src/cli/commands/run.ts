@@ -3,12 +3,12 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { FINETUNE_OUTPUTS } from "../../jobs/finetune.js";
 import {
-  type Brief,
   MAIN_JOB_DEFAULTS as D,
   MAIN_JOB_OUTPUTS,
   type MainJobOptions,
   runMainJob,
 } from "../../jobs/main-job.js";
+import type { Brief } from "../../jobs/report.js";
 import { runCommand } from "../../util/errors.js";
 import { positiveInt, positiveNumber } from "../options.js";
 
