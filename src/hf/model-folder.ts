@@ -5,7 +5,14 @@
  */
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { type BertConfig, configProblem, makeConfig, parameterCount } from "../model/config.js";
+import {
+  type BertConfig,
+  configProblem,
+  makeConfig,
+  PROBLEM_TYPES,
+  type ProblemType,
+  parameterCount,
+} from "../model/config.js";
 import type { Param } from "../model/param.js";
 import { shown, UserError } from "../util/errors.js";
 import { isFile, writeFileAtomic } from "../util/fsx.js";
@@ -69,6 +76,7 @@ export function configJson(
   out.use_cache = true;
   out.torch_dtype = "float32";
   out.transformers_version = TRANSFORMERS_VERSION;
+  if (config.problem_type) out.problem_type = config.problem_type;
   let id2label = config.id2label;
   if (!id2label && numLabels) {
     id2label = {};
@@ -162,6 +170,14 @@ export async function readModelConfig(
         ? (label2id as [string, number][])
         : Object.entries(overrides.id2label).map(([i, l]) => [l, Number(i)]),
     );
+  }
+  if (raw.problem_type !== undefined && raw.problem_type !== null) {
+    if (!PROBLEM_TYPES.includes(raw.problem_type as ProblemType))
+      throw new UserError(`problem_type ${shown(raw.problem_type)} is not supported`, {
+        file,
+        hint: `gotune's classifiers are ${PROBLEM_TYPES.join(" or ")}`,
+      });
+    overrides.problem_type = raw.problem_type as ProblemType;
   }
   const config = makeConfig(overrides);
   const problem = configProblem(config);

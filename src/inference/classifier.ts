@@ -7,8 +7,10 @@ import { buildFromFolder, readModelConfig, saveModelFolder } from "../hf/model-f
 import { BertTokenizer } from "../hf/tokenizer.js";
 import { writeTokenizerFiles } from "../hf/tokenizer-files.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
+import { isMultiLabel } from "../model/config.js";
+import { sigmoid } from "../model/loss.js";
 import { type Dtype, usableDtype } from "../native/index.js";
-import { UserError } from "../util/errors.js";
+import { shown, UserError } from "../util/errors.js";
 
 /** Texts per forward pass and tokens per text when the caller does not say (the fine-tuning's length). */
 export const PREDICT_DEFAULTS = { batchSize: 32, maxLength: 100 } as const;
@@ -45,10 +47,45 @@ export function labelsOf(id2label: Record<string, string> | undefined, file: str
   return labels;
 }
 
-/** A sequence classifier with its tokenizer and label names. */
+/** A multi-label head's default decision threshold (a label is on when its sigmoid reaches it). */
+export const DEFAULT_THRESHOLD = 0.5;
+
+/** config.json's field holding a multi-label head's per-label thresholds (label name to probability). */
+export const THRESHOLDS_KEY = "label_thresholds";
+
+/** A config's per-label thresholds in label order (DEFAULT_THRESHOLD where absent); a UserError unless each is in (0, 1). */
+export function thresholdsOf(raw: unknown, labels: string[], file: string): Float32Array {
+  const out = new Float32Array(labels.length).fill(DEFAULT_THRESHOLD);
+  if (raw === undefined || raw === null) return out;
+  const hint = `write it as {"${labels[0]}": 0.5, ...}, or leave it out`;
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw new UserError(`${THRESHOLDS_KEY} must map label names to probabilities`, { file, hint });
+  for (const [name, v] of Object.entries(raw)) {
+    const i = labels.indexOf(name);
+    if (i < 0)
+      throw new UserError(`${THRESHOLDS_KEY} names ${shown(name)}, which is not a label`, { file, hint });
+    if (typeof v !== "number" || !(v > 0 && v < 1))
+      throw new UserError(
+        `${THRESHOLDS_KEY}'s ${shown(name)} must be a probability above 0 and below 1, not ${shown(v)}`,
+        {
+          file,
+          hint,
+        },
+      );
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * A sequence classifier with its tokenizer and label names. A multi-label one (problem_type
+ * "multi_label_classification") gives a sigmoid a label and a set of labels a text, possibly empty.
+ */
 export class Classifier {
   /** The folder it was loaded from, when it was. */
   dir: string | undefined;
+  /** A multi-label head's per-label decision thresholds, in label order. */
+  thresholds: Float32Array;
 
   /** Wraps a model in memory (e.g. during training); `labels[i]` names output i. */
   constructor(
@@ -59,6 +96,12 @@ export class Classifier {
     if (labels.length !== model.numLabels)
       throw new Error(`${labels.length} label names for a model with ${model.numLabels} outputs`);
     checkVocab(tokenizer, model.config.vocab_size);
+    this.thresholds = new Float32Array(labels.length).fill(DEFAULT_THRESHOLD);
+  }
+
+  /** True when each label is a yes/no of its own (sigmoid), so a text may have none or several. */
+  get multiLabel(): boolean {
+    return isMultiLabel(this.model.config);
   }
 
   /**
@@ -71,8 +114,9 @@ export class Classifier {
     opts: { dtype?: Dtype; note?: (line: string) => void } = {},
   ): Promise<Classifier> {
     const dir = await resolveModel(dirOrId, "model");
-    const { config } = await readModelConfig(dir);
+    const { config, raw } = await readModelConfig(dir);
     const labels = labelsOf(config.id2label, `${dir}/config.json`);
+    const thresholds = thresholdsOf(raw[THRESHOLDS_KEY], labels, `${dir}/config.json`);
     const tokenizer = await BertTokenizer.fromFolder(dir);
     checkVocab(tokenizer, config.vocab_size, dir);
     const { model, report } = await buildFromFolder(
@@ -87,6 +131,7 @@ export class Classifier {
       });
     const c = new Classifier(model, tokenizer, labels);
     c.dir = dir;
+    c.thresholds = thresholds;
     if (opts.dtype)
       model.setDtype(usableDtype(opts.dtype, opts.note ?? ((l) => process.stderr.write(`${l}\n`))));
     return c;
@@ -99,7 +144,7 @@ export class Classifier {
   }
 
   /**
-   * Softmax probabilities and logits for `texts`, in eval mode (no dropout). Texts are run in order of
+   * Probabilities (softmax; a multi-label head's: a sigmoid a label) and logits for `texts`, in eval mode (no dropout). Texts are run in order of
    * length so each batch pads only to its own longest; rows come back in input order.
    */
   predictProba(texts: string[], opts: PredictOptions = {}): Prediction {
@@ -116,6 +161,7 @@ export class Classifier {
     const L = this.labels.length;
     const probs = new Float32Array(N * L);
     const logits = new Float32Array(N * L);
+    const multi = this.multiLabel;
     const enc = texts.map((t) => this.tokenizer.encode(t, undefined, { maxLength }));
     // Longest first: the largest buffers are allocated once, at the start.
     const order = Array.from(enc.keys()).sort(
@@ -142,7 +188,9 @@ export class Classifier {
       rows.forEach((r, b) => {
         const row = out.subarray(b * L, (b + 1) * L);
         logits.set(row, r * L);
-        softmaxInto(row, probs.subarray(r * L, (r + 1) * L));
+        const p = probs.subarray(r * L, (r + 1) * L);
+        if (multi) for (let j = 0; j < L; j++) p[j] = sigmoid(row[j]!);
+        else softmaxInto(row, p);
       });
       opts.onBatch?.(Math.min(start + B, N), N);
     }
@@ -155,14 +203,39 @@ export class Classifier {
   }
 
   /**
+   * The labels each row of `probs` [N, L] speaks of: a multi-label head's labels at or above their
+   * thresholds (possibly none), a single-label head's most probable one.
+   */
+  labelSets(probs: Float32Array): number[][] {
+    const L = this.labels.length;
+    const out: number[][] = [];
+    if (!this.multiLabel) {
+      for (const i of this.argmax(probs)) out.push([i]);
+      return out;
+    }
+    for (let r = 0; r * L < probs.length; r++) {
+      const on: number[] = [];
+      for (let j = 0; j < L; j++) if (probs[r * L + j]! >= this.thresholds[j]!) on.push(j);
+      out.push(on);
+    }
+    return out;
+  }
+
+  /**
    * Writes a Hugging Face folder that gotune and Python's transformers both load: config.json with
-   * id2label/label2id, model.safetensors, and the tokenizer files.
+   * id2label/label2id (a multi-label head: problem_type and label_thresholds too), model.safetensors, and
+   * the tokenizer files.
    */
   async save(dir: string): Promise<void> {
     const id2label = Object.fromEntries(this.labels.map((l, i) => [String(i), l]));
     const label2id = Object.fromEntries(this.labels.map((l, i) => [l, i]));
     await writeTokenizerFiles(dir, this.tokenizer);
-    await saveModelFolder(dir, this.model, { id2label, label2id });
+    const extra: Record<string, unknown> = { id2label, label2id };
+    if (this.multiLabel)
+      extra[THRESHOLDS_KEY] = Object.fromEntries(
+        this.labels.map((l, i) => [l, Number(this.thresholds[i]!.toFixed(4))]),
+      );
+    await saveModelFolder(dir, this.model, extra);
   }
 }
 

@@ -8,14 +8,14 @@ import { addon, type Dtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
 import { Buffers } from "./buffers.js";
-import type { BertConfig } from "./config.js";
+import { type BertConfig, isMultiLabel } from "./config.js";
 import { type Ctx, SeedSource } from "./context.js";
 import { Dropout } from "./dropout.js";
 import { Embeddings } from "./embeddings.js";
 import { initBertParams } from "./init.js";
 import { Layer } from "./layer.js";
 import { Linear } from "./linear.js";
-import { CrossEntropy, IGNORE_INDEX } from "./loss.js";
+import { BCEWithLogits, CrossEntropy, IGNORE_INDEX } from "./loss.js";
 import { MlmHead } from "./mlm-head.js";
 import { PackedInference } from "./packed-inference.js";
 import type { Param } from "./param.js";
@@ -28,7 +28,10 @@ export interface Batch {
   attentionMask: Int32Array;
   batchSize: number;
   seqLen: number;
+  /** Class ids [B] (single-label heads) or token labels [B*T] with -100 for none (MLM). */
   labels?: Int32Array;
+  /** Multi-hot targets [B, L] in [0, 1] for a multi-label head (problem_type "multi_label_classification"). */
+  targets?: Float32Array;
 }
 
 /** Options of a forward pass. */
@@ -240,7 +243,11 @@ function labelCount(config: BertConfig, numLabels?: number): number {
   return n > 0 ? n : 2;
 }
 
-/** BertModel + dropout + Linear(H, numLabels) on the pooled [CLS] state; cross-entropy loss. */
+/**
+ * BertModel + dropout + Linear(H, numLabels) on the pooled [CLS] state; cross-entropy loss against
+ * batch.labels, or, when config.problem_type is "multi_label_classification", BCEWithLogitsLoss against
+ * batch.targets (as Hugging Face).
+ */
 export class BertForSequenceClassification {
   readonly config: BertConfig;
   readonly numLabels: number;
@@ -249,6 +256,7 @@ export class BertForSequenceClassification {
   private readonly dropout: Dropout;
   private readonly bufs = new Buffers();
   private readonly loss: CrossEntropy;
+  private readonly bce: BCEWithLogits | undefined;
   private logits: Float32Array = new Float32Array(0);
   private B = 0;
   private fast: PackedInference | undefined;
@@ -261,6 +269,7 @@ export class BertForSequenceClassification {
     this.dropout = new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob);
     this.classifier = new Linear("classifier", config.hidden_size, this.numLabels);
     this.loss = new CrossEntropy(`labels are 0..${this.numLabels - 1}`);
+    this.bce = isMultiLabel(config) ? new BCEWithLogits() : undefined;
     if (opts.init !== false) initBertParams(this.params(), config, new Rng(opts.seed ?? 0));
   }
 
@@ -278,7 +287,7 @@ export class BertForSequenceClassification {
     this.bert.setDropoutSeed(seed);
   }
 
-  /** logits [B, L]; loss = mean cross-entropy when batch.labels [B] is given. */
+  /** logits [B, L]; loss = mean cross-entropy when batch.labels [B] is given (multi-label: BCE on batch.targets [B, L]). */
   forward(
     batch: Batch,
     opts: ForwardOptions,
@@ -288,6 +297,12 @@ export class BertForSequenceClassification {
       L = this.numLabels;
     if (batch.labels && batch.labels.length !== B)
       throw new UserError(`batch.labels has ${batch.labels.length} entries, expected one per example (${B})`);
+    if (this.bce && batch.labels)
+      throw new UserError("a multi-label classifier trains on batch.targets [B, L], not class ids");
+    if (!this.bce && batch.targets)
+      throw new UserError(
+        "batch.targets are for a multi-label classifier (problem_type multi_label_classification)",
+      );
     const out = this.bert.forward(batch, opts);
     const pooled = out.pooled!; // [B, H]
     const ctx = { B, T: batch.seqLen, train: opts.train, seeds: this.bert.dropoutSeeds() };
@@ -295,7 +310,9 @@ export class BertForSequenceClassification {
     const dropped = this.dropout.forward(pooled, x, B * H, ctx);
     this.logits = this.classifier.forward(dropped, B); // [B, L]
     this.B = B;
-    const loss = this.loss.forward(this.logits, batch.labels, B, L)?.loss;
+    const loss = this.bce
+      ? this.bce.forward(this.logits, batch.targets, B, L)
+      : this.loss.forward(this.logits, batch.labels, B, L)?.loss;
     return { logits: this.logits, loss, attentions: out.attentions };
   }
 
@@ -311,13 +328,14 @@ export class BertForSequenceClassification {
 
   /** Accumulates d(mean loss)/d(param) into every Param.grad (after a forward with labels). */
   backward(): void {
-    this.loss.assertLabels();
+    const loss = this.bce ?? this.loss;
+    loss.assertLabels();
     this.bert.assertTrained();
     const B = this.B,
       H = this.config.hidden_size,
       L = this.numLabels;
     const dLogits = this.bert.scratch.get("dLogits", B * L);
-    this.loss.backward(this.logits, dLogits);
+    loss.backward(this.logits, dLogits);
     const dDropped = this.bert.scratch.get("dClassifierIn", B * H);
     this.classifier.backward(dLogits, dDropped);
     const dPooled = this.dropout.backward(dDropped, dDropped, B * H);

@@ -18,8 +18,24 @@ export interface BertConfig {
   /** Classification labels, as in config.json (keys are stringified ids there). */
   id2label?: Record<string, string>;
   label2id?: Record<string, number>;
+  /**
+   * Hugging Face's problem_type: "multi_label_classification" makes a sequence classifier's head a sigmoid a
+   * label trained with BCEWithLogitsLoss (a text may have any set of labels, also none); absent: softmax.
+   */
+  problem_type?: ProblemType;
   /** Dropout before the classifier; Hugging Face falls back to hidden_dropout_prob when null or absent. */
   classifier_dropout?: number | null;
+}
+
+/** The problem types of Hugging Face's sequence classifiers that gotune trains. */
+export const PROBLEM_TYPES = ["single_label_classification", "multi_label_classification"] as const;
+
+/** One of PROBLEM_TYPES. */
+export type ProblemType = (typeof PROBLEM_TYPES)[number];
+
+/** True when a config's classifier head is multi-label (sigmoid per label). */
+export function isMultiLabel(config: Pick<BertConfig, "problem_type">): boolean {
+  return config.problem_type === "multi_label_classification";
 }
 
 /** Hugging Face's BertConfig defaults (bert-base-uncased). */

@@ -136,3 +136,68 @@ test("PyTorch loads the folder with strict names and gives the same logits", { s
   assert.notEqual(r2.status, 0);
   assert.match(r2.stdout, /__metadata__/);
 });
+
+test("a multi-label folder: problem_type and thresholds in config.json, sigmoid probabilities as Python's", {
+  skip: reason,
+}, async () => {
+  const dir = await tmp();
+  const written = await writeTinyModel(join(dir, "model"), 12, { multiLabel: true });
+  written.thresholds.set([0.3, 0.5, 0.7]);
+  await written.save(join(dir, "model"));
+  const cfg = await readJson(join(dir, "model", "config.json"));
+  assert.equal(cfg.problem_type, "multi_label_classification");
+  assert.deepEqual(cfg.label_thresholds, {
+    biological_process: 0.3,
+    cellular_component: 0.5,
+    molecular_function: 0.7,
+  });
+  const clf = await Classifier.load(join(dir, "model"));
+  assert.ok(clf.multiLabel);
+  assert.deepEqual(
+    [...clf.thresholds].map((t) => Number(t.toFixed(4))),
+    [0.3, 0.5, 0.7],
+  );
+  await writeFile(join(dir, "in.json"), JSON.stringify({ texts: TEXTS }));
+  const r = spawnSync(PYTHON, [SCRIPT, join(dir, "model"), join(dir, "in.json")], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  assert.equal(r.status, 0, `hf_load.py failed: ${r.stdout} ${r.stderr}`);
+  const py = JSON.parse(r.stdout.trim().split("\n").pop()!);
+  assert.equal(py.problem_type, "multi_label_classification");
+  const { probs } = clf.predictProba(TEXTS);
+  let worst = 0;
+  let sum = 0;
+  TEXTS.forEach((_, i) => {
+    for (let j = 0; j < 3; j++) {
+      worst = Math.max(worst, Math.abs(py.probabilities[i][j] - probs[i * 3 + j]!));
+      sum += probs[i * 3 + j]!;
+    }
+  });
+  assert.ok(worst < 1e-5, `probabilities differ by ${worst}`);
+  // Sigmoids, not a softmax: the rows do not each sum to 1.
+  assert.ok(Math.abs(sum - TEXTS.length) > 1e-3);
+  // Each text's labels are those at or above their own threshold, possibly none.
+  const sets = clf.labelSets(probs);
+  TEXTS.forEach((_, i) => {
+    assert.deepEqual(
+      sets[i],
+      [0, 1, 2].filter((j) => probs[i * 3 + j]! >= [0.3, 0.5, 0.7][j]!),
+    );
+  });
+});
+
+test("a config.json with an unknown problem_type or bad thresholds is one clear error", async () => {
+  const dir = await tmp();
+  await writeTinyModel(dir, 13, { multiLabel: true });
+  const cfg = await readJson(join(dir, "config.json"));
+  await writeFile(join(dir, "config.json"), JSON.stringify({ ...cfg, problem_type: "ranking" }));
+  await assert.rejects(Classifier.load(dir), /problem_type "ranking" is not supported/);
+  await writeFile(
+    join(dir, "config.json"),
+    JSON.stringify({ ...cfg, label_thresholds: { biological_process: 1.5 } }),
+  );
+  await assert.rejects(Classifier.load(dir), /label_thresholds's "biological_process" must be a probability/);
+  await writeFile(join(dir, "config.json"), JSON.stringify({ ...cfg, label_thresholds: { other: 0.5 } }));
+  await assert.rejects(Classifier.load(dir), /names "other", which is not a label/);
+});

@@ -109,6 +109,27 @@ test("transformers.js pipeline('text-classification') loads the export offline: 
   await classify.dispose();
 });
 
+test("a multi-label classifier exports: config.json keeps problem_type and thresholds, transformers.js gives its sigmoids", async () => {
+  const multiDir = join(dir, "multi");
+  const multiOut = join(dir, "multi-onnx");
+  const multi = await writeTinyModel(multiDir, 9, { multiLabel: true });
+  const r = gotune(["export", "--model", multiDir, "--onnx", multiOut]);
+  assert.equal(r.code, 0, r.stderr);
+  const config = JSON.parse(await readFile(join(multiOut, "config.json"), "utf8"));
+  assert.equal(config.problem_type, "multi_label_classification");
+  assert.deepEqual(Object.keys(config.label_thresholds), multi.labels);
+  env.allowRemoteModels = false;
+  env.localModelPath = dir;
+  const classify = await pipeline("text-classification", "multi-onnx");
+  const { probs } = multi.predictProba(TEXTS);
+  const results = (await classify(TEXTS, { top_k: null })) as { label: string; score: number }[][];
+  results.forEach((scores, i) => {
+    for (const { label, score } of scores)
+      assert.ok(Math.abs(score - probs[i * 3 + multi.labelId(label)!]!) < 1e-4, `${TEXTS[i]}: ${label}`);
+  });
+  await classify.dispose();
+});
+
 test("export --onnx DIR alone adds onnx/model.onnx to the model folder, which gotune still loads", async () => {
   const own = join(dir, "in-place");
   await writeTinyModel(own, 11);

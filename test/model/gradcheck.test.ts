@@ -15,6 +15,7 @@ import { initBertParams } from "../../src/model/init.js";
 import { Layer } from "../../src/model/layer.js";
 import { LayerNorm } from "../../src/model/layernorm.js";
 import { Linear } from "../../src/model/linear.js";
+import { BCEWithLogits } from "../../src/model/loss.js";
 import { MlmHead } from "../../src/model/mlm-head.js";
 import { makeParam, type Param } from "../../src/model/param.js";
 import { Pooler } from "../../src/model/pooler.js";
@@ -231,7 +232,7 @@ test("MLM head: transform, GELU, LayerNorm and the tied decoder (gradient into t
   checkTensor("x", x, dx, loss, rng);
 });
 
-function batchOf(config: BertConfig, B: number, T: number, rng: Rng, labels: Int32Array): Batch {
+function batchOf(config: BertConfig, B: number, T: number, rng: Rng, labels?: Int32Array): Batch {
   const inputIds = new Int32Array(B * T).map(() => 1 + rng.int(config.vocab_size - 1));
   const attentionMask = new Int32Array(B * T).fill(1);
   attentionMask[T - 1] = 0; // padding at the end of example 0
@@ -253,6 +254,54 @@ test("BertForSequenceClassification: every parameter, through pooler and classif
   const word = model.params()[0];
   word.data.fill(0, 0, config.hidden_size); // keep the padding row fixed (it has no gradient by design)
   checkParams(model.params(), loss, rng);
+});
+
+test("BertForSequenceClassification, multi-label: BCEWithLogitsLoss through every parameter", () => {
+  const rng = new Rng(23);
+  const config = tiny({ problem_type: "multi_label_classification" });
+  const model = new BertForSequenceClassification(config, { seed: 24, numLabels: 3 });
+  randomize(model.params(), config, 24);
+  const batch = batchOf(config, 3, 5, rng);
+  // Any set of labels, also none; a soft target too.
+  batch.targets = Float32Array.from([1, 0, 1, 0, 0, 0, 0.3, 1, 0]);
+  const loss = () => model.forward(batch, { train: true }).loss!;
+  model.zeroGrad();
+  loss();
+  model.backward();
+  const word = model.params()[0];
+  word.data.fill(0, 0, config.hidden_size);
+  checkParams(model.params(), loss, rng);
+});
+
+test("BCEWithLogits: PyTorch's values (also at large logits) and the gradient (sigmoid(x) - y) / n", () => {
+  const bce = new BCEWithLogits();
+  const logits = Float32Array.from([0, 2, -3, 40, -40, 1]);
+  const targets = Float32Array.from([1, 0, 0, 1, 1, 0.5]);
+  // torch.nn.BCEWithLogitsLoss()(x, y) of these: log 2, 2.126928, 0.048587, 0, 40, 0.813262; mean 7.1630.
+  const ref = [Math.log(2), 2.1269280110429727, 0.04858735157374206, 0, 40, 0.8132616875182228];
+  const loss = bce.forward(logits, targets, 2, 3)!;
+  assert.ok(Math.abs(loss - ref.reduce((a, b) => a + b) / 6) < 1e-6, `${loss}`);
+  const d = new Float32Array(6);
+  bce.backward(logits, d);
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  for (let i = 0; i < 6; i++) assert.ok(Math.abs(d[i] - (sig(logits[i]) - targets[i]) / 6) < 1e-7);
+  assert.throws(() => bce.forward(logits, Float32Array.from([1, 0, 2, 0, 0, 0]), 2, 3), /bad target 2/);
+  assert.throws(() => bce.forward(logits, Float32Array.from([1, 0]), 2, 3), /expected 2 x 3/);
+});
+
+test("a multi-label head refuses class ids, a single-label head refuses multi-hot targets", () => {
+  const rng = new Rng(25);
+  const multi = new BertForSequenceClassification(tiny({ problem_type: "multi_label_classification" }), {
+    numLabels: 3,
+  });
+  assert.throws(
+    () => multi.forward(batchOf(tiny(), 2, 4, rng, Int32Array.from([0, 1])), { train: true }),
+    /batch.targets/,
+  );
+  const single = new BertForSequenceClassification(tiny(), { numLabels: 3 });
+  const b = batchOf(tiny(), 2, 4, rng);
+  b.targets = new Float32Array(6);
+  assert.throws(() => single.forward(b, { train: true }), /multi-label/);
 });
 
 /** A randomised tiny BertForMaskedLM and a B x T batch labelled at the given [token row, label] pairs. */
