@@ -3,11 +3,10 @@
  * synonyms and comments (the last two from the OBO release the split came from), plus any text files given. Terms of the test split
  * never enter it, so pre-training cannot see what fine-tuning is later scored on.
  */
-import { createReadStream, promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { UserError } from "../util/errors.js";
-import { assertReadable, isFile, readJsonl } from "../util/fsx.js";
+import { assertReadable, isFile, jsonlRecords, textLines } from "../util/fsx.js";
 import { SPLIT_FILES } from "./examples.js";
 import { parseOboFile } from "./obo.js";
 
@@ -77,33 +76,15 @@ export async function recordedObo(dataDir: string): Promise<string> {
   return file;
 }
 
-/** The texts of a file: one a line (blank lines skipped), or each JSONL line's `text`. */
+/** The texts of a file: one a line (blank lines skipped), or each JSONL line's `text`; streamed a line at a time. */
 export async function readTextFile(path: string): Promise<string[]> {
   await assertReadable(path, "text file");
-  const jsonl = /\.(jsonl|ndjson)$/i.test(path);
-  const rl = createInterface({
-    input: createReadStream(path, { encoding: "utf8" }),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
   const out: string[] = [];
-  let n = 0;
-  for await (const line of rl) {
-    n++;
-    if (line.trim() === "") continue;
-    if (!jsonl) {
-      out.push(line.trim());
-      continue;
-    }
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      throw new UserError("this line is not valid JSON", {
-        file: path,
-        line: n,
-        hint: "each line of a .jsonl file must be one JSON object",
-      });
-    }
+  if (!/\.(jsonl|ndjson)$/i.test(path)) {
+    for await (const [, line] of textLines(path)) if (line.trim() !== "") out.push(line.trim());
+    return out;
+  }
+  for await (const [n, rec] of jsonlRecords(path)) {
     const text = (rec as { text?: unknown } | null)?.text;
     if (typeof text !== "string")
       throw new UserError("this JSON line has no string `text` field", {
@@ -124,17 +105,17 @@ async function readTrain(dataDir: string): Promise<{ id: string; name: string; t
       file: dataDir,
       hint: `run gotune prepare --obo FILE --out ${dataDir} first`,
     });
-  const rows = await readJsonl<TrainLine>(path);
-  // readJsonl skips blank lines, so a line number here could be off after one; prepare never writes any.
-  return rows.map((r, i) => {
+  const out: { id: string; name: string; text: string }[] = [];
+  for await (const [line, r] of jsonlRecords<TrainLine | null>(path)) {
     if (!r || typeof r !== "object" || typeof r.go_id !== "string" || typeof r.text !== "string")
       throw new UserError("this line lacks a string `go_id` or `text`", {
         file: path,
-        line: i + 1,
+        line,
         hint: "train.jsonl is written by gotune prepare; prepare the folder again",
       });
-    return { id: r.go_id, name: typeof r.name === "string" ? r.name : "", text: r.text };
-  });
+    out.push({ id: r.go_id, name: typeof r.name === "string" ? r.name : "", text: r.text });
+  }
+  return out;
 }
 
 /** Builds the pre-training corpus; texts are trimmed, non-empty and unique, in train-file order. */

@@ -6,7 +6,7 @@ import { promises as fsp } from "node:fs";
 import { extname, join } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { shown, UserError } from "../util/errors.js";
-import { assertReadable } from "../util/fsx.js";
+import { assertReadable, jsonlRecords, readBoundedFile } from "../util/fsx.js";
 import { Rng } from "../util/rng.js";
 
 import { ASPECTS, type Aspect } from "./terms.js";
@@ -26,17 +26,22 @@ export interface Split {
   test: Example[];
 }
 
+/** Largest examples file read (GO's whole train split is about 10 MB), and its longest JSON line. */
+export const MAX_EXAMPLES_BYTES = 256 << 20;
+export const MAX_EXAMPLE_LINE = 1 << 20;
+
 /** Reads labelled examples from a .jsonl or .csv file (by extension; otherwise by the first character). */
 export async function readExamples(path: string): Promise<Example[]> {
   await assertReadable(path);
-  const raw = await fsp.readFile(path, "utf8");
   const ext = extname(path).toLowerCase();
-  const isJsonl =
-    ext === ".jsonl" ||
-    ext === ".ndjson" ||
-    ext === ".json" ||
-    (ext !== ".csv" && raw.trimStart().startsWith("{"));
-  const examples = isJsonl ? fromJsonl(raw, path) : fromCsv(raw, path);
+  let isJsonl = ext === ".jsonl" || ext === ".ndjson" || ext === ".json";
+  let raw: string | undefined;
+  if (!isJsonl) {
+    // CSV records may span lines, so a CSV is parsed whole: its size is checked before it is read.
+    raw = (await readBoundedFile(path, MAX_EXAMPLES_BYTES, "examples file")).toString("utf8");
+    isJsonl = ext !== ".csv" && raw.trimStart().startsWith("{");
+  }
+  const examples = isJsonl ? await fromJsonl(path) : fromCsv(raw!, path);
   if (examples.length === 0)
     throw new UserError("holds no examples", {
       file: path,
@@ -71,29 +76,17 @@ export function takeShuffled<T>(examples: readonly T[], n: number | undefined, s
   return order.slice(0, k).map((i) => examples[i]!);
 }
 
-function fromJsonl(raw: string, path: string): Example[] {
+async function fromJsonl(path: string): Promise<Example[]> {
   const out: Example[] = [];
-  const lines = raw.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === "") continue;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      throw new UserError("this line is not valid JSON", {
-        file: path,
-        line: i + 1,
-        hint: "each line of a .jsonl file must be one JSON object",
-      });
-    }
+  const limits = { maxLine: MAX_EXAMPLE_LINE, maxBytes: MAX_EXAMPLES_BYTES };
+  for await (const [line, rec] of jsonlRecords(path, limits)) {
     if (rec === null || typeof rec !== "object" || Array.isArray(rec))
       throw new UserError("this line is not a JSON object", {
         file: path,
-        line: i + 1,
+        line,
         hint: 'each line must look like {"text": "...", "label": 0}',
       });
-    out.push(toExample(rec as Record<string, unknown>, path, i + 1));
+    out.push(toExample(rec as Record<string, unknown>, path, line));
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { sha256File } from "../data/fetch-go.js";
 import { MODEL_FILES } from "../hf/model-folder.js";
 import { readSafetensors, type WriteDtype, writeSafetensors } from "../hf/safetensors.js";
 import { TOKENIZER_FILES } from "../hf/tokenizer.js";
+import { type RunRecord, readRunLog, trainRecords } from "../train/run-log.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
 import { PRETRAIN_OUTPUTS } from "./pretrain.js";
@@ -227,8 +228,10 @@ export async function shipModel(o: ShipOptions): Promise<ShipResult> {
     await writeFileAtomic(join(tmp, SHIP_OUTPUTS.corpus), `${JSON.stringify(record, null, 2)}\n`);
     const weightsSha = await sha256File(join(tmp, MODEL_FILES.weights));
     const hours =
-      trainingHours(logText?.toString("utf8"), Number(pt.options.batch_size) || 32) ??
-      pt.seconds.training / 3600;
+      trainingHours(
+        await readRunLog(join(o.pretrained, PRETRAIN_OUTPUTS.log)),
+        Number(pt.options.batch_size) || 32,
+      ) ?? pt.seconds.training / 3600;
     await writeFileAtomic(
       join(tmp, SHIP_OUTPUTS.card),
       modelCard({ name: o.name, pt, record, weightsSha, bytes, hours, dtype: o.dtype, maxAbsError, config }),
@@ -256,20 +259,13 @@ function sha256Of(text: string): string {
 }
 
 /** Training time over every session of a resumable run: the sum of the logged steps' durations. */
-function trainingHours(log: string | undefined, batch: number): number | undefined {
-  if (!log) return undefined;
+function trainingHours(log: readonly RunRecord[], batch: number): number | undefined {
   let s = 0;
   let n = 0;
-  for (const line of log.split("\n")) {
-    if (!line.startsWith('{"type":"train"')) continue;
-    try {
-      const r = JSON.parse(line) as { examples_per_s?: number };
-      if (r.examples_per_s && r.examples_per_s > 0) {
-        s += batch / r.examples_per_s;
-        n++;
-      }
-    } catch {
-      // a line cut short by a kill
+  for (const r of trainRecords(log)) {
+    if (r.examples_per_s > 0) {
+      s += batch / r.examples_per_s;
+      n++;
     }
   }
   return n ? s / 3600 : undefined;

@@ -5,7 +5,7 @@
  */
 import { closeSync, promises as fsp, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { writeFileAtomic } from "../util/fsx.js";
+import { isFile, textLines, writeFileAtomic } from "../util/fsx.js";
 
 /** One optimiser step. */
 export interface TrainRecord {
@@ -50,7 +50,8 @@ export type RunRecord = TrainRecord | EvalRecord | CheckpointRecord | OtherRecor
 /** The records of a run log, in order; a missing file is empty and a line cut short by a kill is skipped. */
 export async function readRunLog(path: string): Promise<RunRecord[]> {
   const out: RunRecord[] = [];
-  for (const line of (await fsp.readFile(path, "utf8").catch(() => "")).split("\n")) {
+  if (!(await isFile(path))) return out;
+  for await (const [, line] of textLines(path)) {
     if (!line.trim()) continue;
     try {
       const r = JSON.parse(line) as RunRecord;

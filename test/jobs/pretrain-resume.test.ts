@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadModelFolder, readModelConfig } from "../../src/hf/model-folder.js";
 import { PRETRAIN_DEFAULTS, type PretrainOptions, pretrain } from "../../src/jobs/pretrain.js";
 import { BertForMaskedLM } from "../../src/model/bert.js";
+import { readRunLog } from "../../src/train/run-log.js";
 import { UserError } from "../../src/util/errors.js";
 import { markedSplit } from "../helpers/pretrain-fixture.js";
 
@@ -62,10 +63,7 @@ test("a pre-training run stopped by a signal resumes from its checkpoint and end
   const b = await weights(out);
   for (let i = 0; i < a.length; i++) assert.deepEqual(b[i], a[i], `parameter ${i}`);
 
-  const log = (await readFile(join(out, "pretrain_log.jsonl"), "utf8"))
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { type: string; step?: number });
+  const log = await readRunLog(join(out, "pretrain_log.jsonl"));
   const trainSteps = log.filter((r) => r.type === "train").map((r) => r.step);
   assert.deepEqual(
     trainSteps,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -10,6 +10,7 @@ import { type Batch, BertForSequenceClassification } from "../../src/model/bert.
 import { makeConfig } from "../../src/model/config.js";
 import { ClassificationData, encodeTexts } from "../../src/train/batching.js";
 import { lastCheckpoint, listCheckpoints, readTrainerState } from "../../src/train/checkpoint.js";
+import { evalRecords, readRunLog, trainRecords } from "../../src/train/run-log.js";
 import { type TrainOptions, type TrainTask, trainLoop } from "../../src/train/trainer.js";
 import { UserError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
@@ -111,11 +112,8 @@ test("the loop trains a tiny model: the loss falls, JSONL lines, whole checkpoin
     assert.equal(r.globalStep, total);
     assert.equal(r.interrupted, false);
     assert.deepEqual(evals, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    const lines = (await readFile(join(out, "log.jsonl"), "utf8"))
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-    const train = lines.filter((l) => l.type === "train");
+    const lines = await readRunLog(join(out, "log.jsonl"));
+    const train = trainRecords(lines);
     assert.equal(train.length, total);
     assert.deepEqual(
       train.map((l) => l.step),
@@ -123,7 +121,7 @@ test("the loop trains a tiny model: the loss falls, JSONL lines, whole checkpoin
     );
     for (const l of train) {
       for (const k of ["loss", "lr", "grad_norm", "examples_per_s", "epoch"])
-        assert.equal(typeof l[k], "number", k);
+        assert.equal(typeof (l as unknown as Record<string, unknown>)[k], "number", k);
       assert.ok(Number.isFinite(l.loss) && l.grad_norm > 0 && l.examples_per_s > 0);
     }
     // Linear decay without warm-up: step 1 at the peak, the last step at lr / total.
@@ -133,7 +131,7 @@ test("the loop trains a tiny model: the loss falls, JSONL lines, whole checkpoin
     const first = mean(train.slice(0, 16));
     const last = mean(train.slice(-16));
     assert.ok(last < first * 0.2, `loss fell from ${first} to only ${last}`);
-    const evalLines = lines.filter((l) => l.type === "eval");
+    const evalLines = evalRecords(lines);
     assert.deepEqual(
       evalLines.map((l) => [l.epoch, l.step, l.eval_marker]),
       evals.map((e) => [e, 16 * e, 10 * e]),
@@ -226,12 +224,7 @@ for (const weightDecay of [0, 0.01])
       if (weightDecay === 0) assert.equal(worst, 0, "bit for bit without weight decay");
       else assert.ok(worst <= 1e-6, `max difference ${worst}`);
       // The log reads as one run: each step once, in order.
-      const steps = (await readFile(join(b, "log.jsonl"), "utf8"))
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l))
-        .filter((l) => l.type === "train")
-        .map((l) => l.step);
+      const steps = trainRecords(await readRunLog(join(b, "log.jsonl"))).map((l) => l.step);
       assert.deepEqual(
         steps,
         Array.from({ length: 15 }, (_, i) => i + 1),
