@@ -15,7 +15,7 @@ import {
 } from "../model/config.js";
 import type { Param } from "../model/param.js";
 import { shown, UserError } from "../util/errors.js";
-import { isFile, writeFileAtomic } from "../util/fsx.js";
+import { exists, readBoundedFile, writeFileAtomic } from "../util/fsx.js";
 import { PytorchCheckpoint } from "./pickle.js";
 import { readWeightIndex } from "./repo-paths.js";
 import { SafetensorsFile, type TensorSource, writeSafetensors } from "./safetensors.js";
@@ -98,20 +98,20 @@ export const MODEL_FILES = {
   pytorchWeights: "pytorch_model.bin",
 } as const;
 
+/** Largest config.json read (BERT's is under 1 kB; a big id2label a few MB). */
+const MAX_CONFIG_BYTES = 16 << 20;
+
 /** Reads and checks a folder's config.json; unknown model types and activations are UserErrors. */
 export async function readModelConfig(
   dir: string,
 ): Promise<{ config: BertConfig; raw: Record<string, unknown> }> {
   const file = join(dir, MODEL_FILES.config);
-  let text: string;
-  try {
-    text = await fsp.readFile(file, "utf8");
-  } catch {
+  if (!(await exists(file)))
     throw new UserError("no config.json in the model folder", {
       file: dir,
       hint: "give a Hugging Face model folder (config.json and model.safetensors)",
     });
-  }
+  const text = (await readBoundedFile(file, MAX_CONFIG_BYTES, "config.json")).toString("utf8");
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(text);
@@ -218,9 +218,9 @@ class ShardedSource implements TensorSource {
  */
 export async function openWeights(dir: string): Promise<TensorSource> {
   const single = join(dir, MODEL_FILES.weights);
-  if (await isFile(single)) return SafetensorsFile.open(single);
+  if (await exists(single)) return SafetensorsFile.open(single);
   const index = join(dir, MODEL_FILES.weightsIndex);
-  if (await isFile(index)) {
+  if (await exists(index)) {
     // Shard names are checked to be files inside the folder before any is opened.
     const map = await readWeightIndex(index);
     const files = new Map<string, SafetensorsFile>();
@@ -243,7 +243,7 @@ export async function openWeights(dir: string): Promise<TensorSource> {
     return new ShardedSource(index, where, [...files.values()]);
   }
   const bin = join(dir, MODEL_FILES.pytorchWeights);
-  if (await isFile(bin)) return PytorchCheckpoint.open(bin);
+  if (await exists(bin)) return PytorchCheckpoint.open(bin);
   throw new UserError("no weights in the model folder (model.safetensors or pytorch_model.bin)", {
     file: dir,
     hint: "give a Hugging Face model folder with its weights",

@@ -7,9 +7,9 @@
  * other global (os.system, builtins.eval, ...) is refused as soon as it is named, before anything
  * could be called.
  */
-import { promises as fsp } from "node:fs";
 import yauzl from "yauzl";
 import { UserError } from "../util/errors.js";
+import { openRegularFile } from "../util/fsx.js";
 import { type Dtype, f16ToF32, type TensorSource } from "./safetensors.js";
 
 /** One tensor of a checkpoint, made contiguous and converted to f32 (`dtype` is the stored one). */
@@ -79,7 +79,7 @@ class TensorRef {
 /** Reads every tensor of a pytorch_model.bin; forbidden pickle content or a corrupt file is a UserError. */
 export async function readPytorchCheckpoint(path: string): Promise<Map<string, PtTensor>> {
   const head = Buffer.alloc(4);
-  const fh = await fsp.open(path, "r");
+  const fh = await openRegularFile(path, "PyTorch checkpoint");
   try {
     await fh.read(head, 0, 4, 0);
   } finally {

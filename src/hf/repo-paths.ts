@@ -3,9 +3,9 @@
  * paths: commit ids, ETags, revisions, file names inside a repository. A hostile server or file must
  * never make gotune create, delete, empty or link anything outside a model's own cache folder.
  */
-import { promises as fsp } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { shown, UserError } from "../util/errors.js";
+import { readBoundedFile } from "../util/fsx.js";
 
 /** A full commit id: 40 lower-case hex digits (what huggingface_hub's REGEX_COMMIT_HASH accepts). */
 export const COMMIT = /^[0-9a-f]{40}$/;
@@ -97,6 +97,9 @@ export function assertInside(root: string, path: string): string {
   return path;
 }
 
+/** Largest `*.index.json` read: BERT-large's lists about 400 tensors in 30 kB. */
+const MAX_INDEX_BYTES = 16 << 20;
+
 /**
  * The shard file names of a `*.index.json` (its `weight_map` values), each checked to be a file inside
  * the model; anything else is one UserError naming the index.
@@ -104,8 +107,9 @@ export function assertInside(root: string, path: string): string {
 export async function readWeightIndex(path: string): Promise<Map<string, string>> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await fsp.readFile(path, "utf8"));
-  } catch {
+    raw = JSON.parse((await readBoundedFile(path, MAX_INDEX_BYTES, "weight index")).toString("utf8"));
+  } catch (err) {
+    if (err instanceof UserError) throw err;
     throw new UserError("the index is not valid JSON", {
       file: path,
       hint: "the download is corrupt: delete it and fetch the model again",

@@ -3,9 +3,9 @@
  * (name -> dtype, shape, data_offsets; optional __metadata__), then the raw little-endian tensor bytes.
  * Tensors are read straight into their destination arrays, so a 700 MB checkpoint is never held twice.
  */
-import { promises as fsp } from "node:fs";
+import type { promises as fsp } from "node:fs";
 import { shown, UserError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fsx.js";
+import { openRegularFile, writeFileAtomic } from "../util/fsx.js";
 
 /** The dtypes gotune reads; floats are converted to f32, integers to i32. */
 export type Dtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
@@ -70,12 +70,7 @@ export class SafetensorsFile implements TensorSource {
 
   /** Opens and validates `path`; a corrupt header or out-of-range offsets is a UserError naming it. */
   static async open(path: string): Promise<SafetensorsFile> {
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(path, "r");
-    } catch {
-      throw new UserError("cannot open the safetensors file", { file: path, hint: "check the path" });
-    }
+    const fh = await openRegularFile(path, "safetensors file");
     try {
       const { tensors, metadata, dataStart } = await readHeader(path, fh);
       return new SafetensorsFile(path, fh, tensors, metadata, dataStart);

@@ -5,10 +5,9 @@
  * Pipeline: added tokens split out -> BertNormalizer -> BertPreTokenizer -> WordPiece ->
  * truncation -> template ([CLS] A [SEP] B [SEP]) -> padding.
  */
-import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { UserError } from "../util/errors.js";
-import { isFile, readJsonObject } from "../util/fsx.js";
+import { shown, UserError } from "../util/errors.js";
+import { exists, readBoundedFile, readJsonObject } from "../util/fsx.js";
 import { type BertNormalizerOptions, bertNormalize, bertPreTokenize } from "./bert-text.js";
 import { WordPiece } from "./wordpiece.js";
 
@@ -69,6 +68,16 @@ export const TOKENIZER_FILES = {
   vocab: "vocab.txt",
   specialTokens: "special_tokens_map.json",
 } as const;
+
+/**
+ * Largest tokenizer files read: a multilingual BERT's tokenizer.json is 3 MB and its vocab.txt under
+ * 1 MB (250,000 tokens of a real vocabulary fit many times over); the config files are a few hundred bytes.
+ */
+export const MAX_TOKENIZER_FILE = { json: 64 << 20, vocab: 32 << 20, config: 1 << 20 } as const;
+
+/** Token ids are what an embedding row index may be: integers in 0..2^31-1 (the native kernels' int32). */
+const isTokenId = (id: unknown): id is number =>
+  Number.isInteger(id) && (id as number) >= 0 && (id as number) < 2 ** 31;
 
 /** The special tokens of a BERT vocabulary, in the order transformers adds them. */
 export const BERT_SPECIALS = { unk: "[UNK]", sep: "[SEP]", pad: "[PAD]", cls: "[CLS]", mask: "[MASK]" };
@@ -213,18 +222,20 @@ export class BertTokenizer {
     const tj = join(dir, TOKENIZER_FILES.json);
     const tc = join(dir, TOKENIZER_FILES.config);
     const vt = join(dir, TOKENIZER_FILES.vocab);
-    const [hasTj, hasTc, hasVt] = await Promise.all([tj, tc, vt].map(isFile));
+    const [hasTj, hasTc, hasVt] = await Promise.all([tj, tc, vt].map(exists));
     if (!hasTj && !hasVt)
       throw new UserError("no tokenizer files (tokenizer.json or vocab.txt) in this folder", {
         file: dir,
         hint: "give a Hugging Face model folder or a folder written by `gotune train-vocab`",
       });
     // With no tokenizer_config.json, transformers still applies BertTokenizerFast's defaults (so does this).
-    const config = hasTc ? await readJsonObject(tc) : {};
-    if (hasTj) return BertTokenizer.fromTokenizerJson(await readJsonObject(tj), config, tj);
+    const config = hasTc ? await readJsonObject(tc, MAX_TOKENIZER_FILE.config) : {};
+    if (hasTj)
+      return BertTokenizer.fromTokenizerJson(await readJsonObject(tj, MAX_TOKENIZER_FILE.json), config, tj);
     const stm = join(dir, TOKENIZER_FILES.specialTokens);
-    const specials = (await isFile(stm)) ? await readJsonObject(stm) : undefined;
-    return BertTokenizer.fromVocab(await fsp.readFile(vt, "utf8"), { ...specials, ...config }, vt);
+    const specials = (await exists(stm)) ? await readJsonObject(stm, MAX_TOKENIZER_FILE.config) : undefined;
+    const vocabText = (await readBoundedFile(vt, MAX_TOKENIZER_FILE.vocab, "vocab.txt")).toString("utf8");
+    return BertTokenizer.fromVocab(vocabText, { ...specials, ...config }, vt);
   }
 
   /**
@@ -246,9 +257,13 @@ export class BertTokenizer {
       throw bad(`the model is ${m.type}, not WordPiece; only BERT WordPiece tokenizers are supported`);
     if (!m.vocab || typeof m.vocab !== "object") throw bad("the WordPiece model has no vocab");
     const vocab = new Map<string, number>();
+    const tokenOf = new Map<number, string>();
     for (const [t, id] of Object.entries(m.vocab)) {
-      if (typeof id !== "number" || !Number.isInteger(id) || id < 0)
-        throw bad(`the vocab id of ${t} is not an id`);
+      if (!isTokenId(id))
+        throw bad(`the vocab id of ${shown(t)} is ${shown(id)}, not an integer in 0..2^31-1`);
+      const other = tokenOf.get(id);
+      if (other !== undefined) throw bad(`the tokens ${shown(other)} and ${shown(t)} have the same id ${id}`);
+      tokenOf.set(id, t);
       vocab.set(t, id);
     }
     if (vocab.size === 0) throw bad("the vocabulary is empty");
@@ -269,6 +284,8 @@ export class BertTokenizer {
     for (const a of Array.isArray(j.added_tokens) ? j.added_tokens : []) {
       if (typeof a?.content !== "string" || typeof a?.id !== "number")
         throw bad("an added token lacks id or content");
+      if (!isTokenId(a.id))
+        throw bad(`the added token ${shown(a.content)} has id ${shown(a.id)}, not an integer in 0..2^31-1`);
       addedTokens.push({ normalized: false, ...a });
     }
     const unkToken = typeof m.unk_token === "string" ? m.unk_token : BERT_SPECIALS.unk;
@@ -406,7 +423,9 @@ export function bertTokenizerJson(
   specials: typeof BERT_SPECIALS,
   normalizer: BertNormalizerOptions,
 ): Record<string, unknown> {
-  let next = Math.max(-1, ...vocab.values()) + 1;
+  // A loop, not Math.max(...ids): spreading a 250,000-token vocabulary into a call overflows the stack.
+  let next = 0;
+  for (const id of vocab.values()) if (id >= next) next = id + 1;
   const order = [specials.unk, specials.sep, specials.pad, specials.cls, specials.mask];
   const ids = new Map<string, number>();
   for (const t of order) if (!ids.has(t)) ids.set(t, vocab.get(t) ?? next++);
@@ -544,8 +563,13 @@ function parsePostProcessor(
     const [sepT, sepId] = p.sep ?? [];
     const [clsT, clsId] = p.cls ?? [];
     if (typeof sepT !== "string" || typeof clsT !== "string") throw bad("BertProcessing lacks cls or sep");
-    specialIds.set(clsT, [clsId ?? idOf(clsT)]);
-    specialIds.set(sepT, [sepId ?? idOf(sepT)]);
+    for (const [t, id] of [
+      [clsT, clsId ?? idOf(clsT)],
+      [sepT, sepId ?? idOf(sepT)],
+    ] as const) {
+      if (!isTokenId(id)) throw bad(`BertProcessing's ${shown(t)} has no id in 0..2^31-1`);
+      specialIds.set(t, [id]);
+    }
     return {
       single: [
         { special: clsT, typeId: 0 },
@@ -577,8 +601,8 @@ function parsePostProcessor(
     if ("seq" in pc || specialIds.has(pc.special)) continue;
     const declared = p.special_tokens?.[pc.special]?.ids;
     const ids = Array.isArray(declared) ? declared : [idOf(pc.special)];
-    if (ids.some((x: unknown) => typeof x !== "number"))
-      throw bad(`the template's token ${pc.special} has no id`);
+    if (ids.some((x: unknown) => !isTokenId(x)))
+      throw bad(`the template's token ${shown(pc.special)} has no id in 0..2^31-1`);
     specialIds.set(pc.special, ids);
   }
   return { single, pair, specialIds };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -263,6 +264,17 @@ test("bad folders and configs are one clear line each", async () => {
   const dir = await tmp();
   await assert.rejects(readModelConfig(dir), /no config\.json/);
   await assert.rejects(openWeights(dir), /no weights in the model folder/);
+  // Special files are refused before they are read: a FIFO would hang, /dev/zero never end.
+  const line = (re: RegExp) => (e: unknown) => e instanceof UserError && re.test(e.toLine());
+  execFileSync("mkfifo", [join(dir, "config.json")]);
+  await assert.rejects(readModelConfig(dir), line(/config\.json: is not a regular file \(a FIFO/));
+  await rm(join(dir, "config.json"));
+  await symlink("/dev/zero", join(dir, "config.json"));
+  await assert.rejects(readModelConfig(dir), line(/config\.json: is not a regular file/));
+  await rm(join(dir, "config.json"));
+  execFileSync("mkfifo", [join(dir, "model.safetensors")]);
+  await assert.rejects(openWeights(dir), line(/model\.safetensors: is not a regular file/));
+  await rm(join(dir, "model.safetensors"));
   // Without safetensors, pytorch_model.bin is read; a broken one is a UserError naming it.
   await writeFile(join(dir, "pytorch_model.bin"), "x");
   await assert.rejects(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -256,5 +257,54 @@ test("bad input: no tokenizer files, an empty vocabulary, a corrupt tokenizer.js
   await cp(join(FIXTURE, "vocab.txt"), join(dir, "vocab.txt"));
   await rm(join(dir, "tokenizer.json"));
   assert.deepEqual((await BertTokenizer.fromFolder(dir)).encodeIds("the cell"), [5, 6]);
+  await rm(dir, { recursive: true });
+});
+
+test("a real-sized vocabulary loads: 250,000 lines of vocab.txt (the largest id found without a spread call)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "gotune-tok-"));
+  const specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+  const words = Array.from({ length: 250_000 - specials.length }, (_, i) => `w${i}`);
+  await writeFile(join(dir, "vocab.txt"), `${[...specials, ...words].join("\n")}\n`);
+  const t = await BertTokenizer.fromFolder(dir);
+  assert.equal(t.vocabSize, 250_000);
+  assert.deepEqual(t.encode("w0 w249994").input_ids, [2, 5, 249_999, 3]);
+  await rm(dir, { recursive: true });
+});
+
+test("token ids must be integers in 0..2^31-1 and distinct; a FIFO or oversized file is refused unread", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "gotune-tok-"));
+  const tj = (vocab: Record<string, unknown>, added: unknown[] = []) =>
+    writeFile(
+      join(dir, "tokenizer.json"),
+      JSON.stringify({ model: { type: "WordPiece", vocab: { "[UNK]": 0, ...vocab } }, added_tokens: added }),
+    );
+  const refused = async (re: RegExp) =>
+    assert.rejects(
+      BertTokenizer.fromFolder(dir),
+      (e: unknown) => e instanceof UserError && e.toLine().includes("tokenizer.json") && re.test(e.message),
+    );
+  for (const id of [2 ** 40, 2 ** 31, -1, 1.5, "3"]) {
+    await tj({ cell: id });
+    await refused(/the vocab id of "cell" is .*not an integer in 0\.\.2\^31-1/);
+  }
+  await tj({ cell: 2 ** 31 - 1 });
+  assert.equal((await BertTokenizer.fromFolder(dir)).encodeIds("cell")[0], 2 ** 31 - 1);
+  await tj({ cell: 1, cells: 1 });
+  await refused(/the tokens "cell" and "cells" have the same id 1/);
+  await tj({ cell: 1 }, [{ id: 2 ** 32, content: "[X]" }]);
+  await refused(/added token "\[X\]" has id/);
+  await rm(join(dir, "tokenizer.json"));
+  execFileSync("mkfifo", [join(dir, "vocab.txt")]);
+  await assert.rejects(
+    BertTokenizer.fromFolder(dir),
+    (e: unknown) => e instanceof UserError && /vocab\.txt.*not a regular file \(a FIFO/.test(e.toLine()),
+  );
+  await rm(join(dir, "vocab.txt"));
+  await writeFile(join(dir, "vocab.txt"), "[UNK]\n");
+  await truncate(join(dir, "vocab.txt"), 33 << 20); // sparse
+  await assert.rejects(
+    BertTokenizer.fromFolder(dir),
+    (e: unknown) => e instanceof UserError && /larger than 32 MiB/.test(e.message),
+  );
   await rm(dir, { recursive: true });
 });
