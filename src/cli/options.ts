@@ -2,7 +2,7 @@
  * Parsers for command-line option values, shared by every command. A bad value stops the command with
  * one line naming the option, the value and what to give instead.
  */
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { DTYPES } from "../native/index.js";
 
 /** A parser for whole numbers from `min` to `max`. */
@@ -70,3 +70,17 @@ export const dtypeOption = {
   parse: oneOf(DTYPES),
   default: "fp32" as const,
 };
+
+/**
+ * `--max-length`, declared once for every command: tokens a text, [CLS] and [SEP] included (at least 3).
+ * `what` says what a text is ("per sentence"); `fallback` is a default number, or says in words what
+ * happens without the option; by default the model's own length applies (what training saved).
+ */
+export function maxLengthOption(what: string, fallback: number | string = MODEL_MAX_LENGTH): Option {
+  const o = new Option("--max-length <n>", `tokens ${what} ([CLS] and [SEP] included)`).argParser(
+    wholeNumber(3),
+  );
+  return typeof fallback === "number" ? o.default(fallback) : o.default(undefined, fallback);
+}
+
+const MODEL_MAX_LENGTH = "the model's own, as trained: tokenizer_config.json's model_max_length";

@@ -103,6 +103,11 @@ export class BertTokenizer {
     this.padId = this.tokenToId(spec.padToken) ?? 0;
   }
 
+  /** The same tokenizer saved with another model_max_length (training's max_length, which inference reads). */
+  withModelMaxLength(modelMaxLength: number): BertTokenizer {
+    return new BertTokenizer({ ...this.spec, modelMaxLength });
+  }
+
   /** The id of a token (vocabulary or added), or undefined. */
   tokenToId(token: string): number | undefined {
     return this.spec.addedTokens.find((a) => a.content === token)?.id ?? this.spec.vocab.get(token);

@@ -4,7 +4,7 @@
  */
 import type { Batch } from "../model/bert.js";
 import { UserError } from "../util/errors.js";
-import { type Classifier, PREDICT_DEFAULTS } from "./classifier.js";
+import type { Classifier } from "./classifier.js";
 
 /** One text's attention: `attention[layer][head][from][to]`, each `from` row summing to 1. */
 export interface AttentionMap {
@@ -21,7 +21,7 @@ export interface AttentionMap {
 
 /** Options of attentionOf. */
 export interface AttentionOptions {
-  /** Tokens, [CLS] and [SEP] included; longer texts are truncated (default 100, as in training). */
+  /** Tokens, [CLS] and [SEP] included; longer texts are truncated (default: the model's own). */
   maxLength?: number;
   /** Decimals kept (default: all of float32), to make pages and answers smaller. */
   digits?: number;
@@ -29,7 +29,7 @@ export interface AttentionOptions {
 
 /** Runs `text` through the classifier in eval mode and copies out every layer's attention. */
 export function attentionOf(clf: Classifier, text: string, opts: AttentionOptions = {}): AttentionMap {
-  const maxLength = opts.maxLength ?? PREDICT_DEFAULTS.maxLength;
+  const maxLength = opts.maxLength ?? clf.maxLength;
   const maxPos = clf.model.config.max_position_embeddings;
   if (!Number.isInteger(maxLength) || maxLength < 3 || maxLength > maxPos)
     throw new UserError(`max length ${maxLength} is outside 3..${maxPos}`, {

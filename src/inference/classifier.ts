@@ -12,14 +12,30 @@ import { sigmoid } from "../model/loss.js";
 import { type Dtype, usableDtype } from "../native/index.js";
 import { shown, UserError } from "../util/errors.js";
 
-/** Texts per forward pass and tokens per text when the caller does not say (the fine-tuning's length). */
+/**
+ * Texts per forward pass when the caller does not say, and tokens per text for a model that does not say
+ * (one trained here says: ownMaxLength).
+ */
 export const PREDICT_DEFAULTS = { batchSize: 32, maxLength: 100 } as const;
+
+/**
+ * The tokens a text a model reads when the caller does not say: the model_max_length its tokenizer was saved
+ * with (what training truncated to), at most max_position_embeddings; PREDICT_DEFAULTS.maxLength without one.
+ */
+export function ownMaxLength(modelMaxLength: number | undefined, maxPositions: number): number {
+  // A foreign tokenizer_config.json may hold anything (transformers writes 1e30 for "no limit").
+  const own =
+    modelMaxLength !== undefined && Number.isSafeInteger(modelMaxLength) && modelMaxLength >= 3
+      ? modelMaxLength
+      : PREDICT_DEFAULTS.maxLength;
+  return Math.min(own, maxPositions);
+}
 
 /** Options of predictProba. */
 export interface PredictOptions {
   /** Texts per forward pass (default 32). */
   batchSize?: number;
-  /** Tokens per text, [CLS] and [SEP] included; longer texts are truncated (default 100, as in training). */
+  /** Tokens per text, [CLS] and [SEP] included; longer texts are truncated (default: the model's own). */
   maxLength?: number;
   /** Called after each batch with the number of texts done so far and the total. */
   onBatch?(done: number, total: number): void;
@@ -149,7 +165,7 @@ export class Classifier {
    */
   predictProba(texts: string[], opts: PredictOptions = {}): Prediction {
     const batchSize = opts.batchSize ?? PREDICT_DEFAULTS.batchSize;
-    const maxLength = opts.maxLength ?? PREDICT_DEFAULTS.maxLength;
+    const maxLength = opts.maxLength ?? this.maxLength;
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new UserError(`batch size ${batchSize} is not a whole number of at least 1`);
     const maxPos = this.model.config.max_position_embeddings;
@@ -197,6 +213,11 @@ export class Classifier {
     return { probs, logits };
   }
 
+  /** Tokens a text when the caller does not say: the model's own length (ownMaxLength). */
+  get maxLength(): number {
+    return ownMaxLength(this.tokenizer.spec.modelMaxLength, this.model.config.max_position_embeddings);
+  }
+
   /** The index of the most probable label of each row of `probs` [N, L]. */
   argmax(probs: Float32Array): Int32Array {
     return argmaxRows(probs, this.labels.length);
@@ -224,7 +245,7 @@ export class Classifier {
   /**
    * Writes a Hugging Face folder that gotune and Python's transformers both load: config.json with
    * id2label/label2id (a multi-label head: problem_type and label_thresholds too), model.safetensors, and
-   * the tokenizer files.
+   * the tokenizer files (model_max_length: the tokenizer's, which training sets to its max_length).
    */
   async save(dir: string): Promise<void> {
     const id2label = Object.fromEntries(this.labels.map((l, i) => [String(i), l]));

@@ -31,7 +31,8 @@ export function modelLabelIds(
 /** How to run an evaluation. */
 export interface EvaluateOptions {
   batchSize: number;
-  maxLength: number;
+  /** Tokens a text (default: the model's own, Classifier.maxLength). */
+  maxLength?: number;
   /** The progress bar's label. */
   label: string;
 }

@@ -1,7 +1,7 @@
 /** The attention job: one text's attention head view, written as a self-contained HTML page. */
 import { resolve } from "node:path";
 import { type AttentionMap, attentionOf } from "../inference/attention-map.js";
-import { Classifier, PREDICT_DEFAULTS } from "../inference/classifier.js";
+import { Classifier } from "../inference/classifier.js";
 import { UserError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fsx.js";
 import { attentionPage } from "../web/attention-page.js";
@@ -32,7 +32,7 @@ export async function attentionJob(o: AttentionJobOptions): Promise<{ map: Atten
   const clf = await Classifier.load(o.model);
   // Four decimals are finer than the eye can see in the lines' opacity and keep the page small.
   const map = attentionOf(clf, o.text, {
-    maxLength: o.maxLength ?? PREDICT_DEFAULTS.maxLength,
+    maxLength: o.maxLength,
     digits: o.fullPrecision ? undefined : 4,
   });
   const out = resolve(page);

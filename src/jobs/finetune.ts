@@ -258,7 +258,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     throw new UserError(`--max-length ${o.maxLength} exceeds the model's ${maxPos} positions`, {
       hint: `give --max-length ${maxPos} or less`,
     });
-  const clf = new Classifier(model, tokenizer, labels);
+  // Saved as tokenizer_config.json's model_max_length, so inference truncates as training did.
+  const clf = new Classifier(model, tokenizer.withModelMaxLength(o.maxLength), labels);
 
   const data = new ClassificationData(
     encodeTexts(

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { attentionOf } from "../inference/attention-map.js";
-import { Classifier, PREDICT_DEFAULTS } from "../inference/classifier.js";
+import { Classifier } from "../inference/classifier.js";
 import { usableDtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
 import type { ErrorParts, FromWorker, ToWorker, WorkerInit } from "./protocol.js";
@@ -29,7 +29,7 @@ try {
   const dtype = usableDtype(init.dtype ?? "fp32", (line) => process.stderr.write(`gotune serve: ${line}\n`));
   const clf = await Classifier.load(init.model, { dtype });
   const c = clf.model.config;
-  const maxLength = Math.min(init.predict.maxLength ?? PREDICT_DEFAULTS.maxLength, c.max_position_embeddings);
+  const maxLength = Math.min(init.predict.maxLength ?? clf.maxLength, c.max_position_embeddings);
   // A forward pass to check the weights run, before the server says it is ready.
   clf.predictProba(["a"], { ...init.predict, maxLength });
   send({

@@ -299,3 +299,22 @@ test("gotune train: bad input is one clear line", async () => {
   );
   assert.ok(!existsSync(join(out, F.model)));
 });
+
+test("train saves its --max-length with the model (model_max_length) and inference truncates to it by default", async () => {
+  const out = join(root, "short");
+  const r = gotune(["train", ...common(), "--out", out, "--epochs", "1", "--max-length", "8"]);
+  assert.equal(r.code, 0, r.stderr);
+  const model = join(out, F.model);
+  const tc = JSON.parse(await readFile(join(model, "tokenizer_config.json"), "utf8"));
+  assert.equal(tc.model_max_length, 8);
+  assert.equal((await Classifier.load(model)).maxLength, 8);
+  // A text far longer than 8 tokens: the default reads what --max-length 8 reads, not what 100 reads.
+  const text = `${"the cell of the protein in a cell that ".repeat(4)}membrane complex nucleus vesicle`;
+  const predict = (...extra: string[]) => {
+    const p = gotune(["predict", "--model", model, "--json", ...extra, text]);
+    assert.equal(p.code, 0, p.stderr);
+    return p.stdout;
+  };
+  assert.equal(predict(), predict("--max-length", "8"));
+  assert.notEqual(predict(), predict("--max-length", "100"));
+});

@@ -12,6 +12,7 @@ interface MergeCliOptions {
 export function register(program: Command): void {
   program
     .command("annotate-merge")
+    .summary("Merge the shards of an annotate run, with its report")
     .description(
       "Merge the shards of a gotune annotate run (their annotate.shard-I-of-N.json manifests, all N of " +
         "them; or one unsharded annotate.json) into OUT: sentences.jsonl and sentences.parquet, " +

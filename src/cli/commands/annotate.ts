@@ -7,7 +7,7 @@ import { FORMATS, type Format } from "../../jobs/annotate/sources.js";
 import { ROW_GROUP } from "../../jobs/annotate/tables.js";
 import type { Dtype } from "../../native/index.js";
 import { runCommand } from "../../util/errors.js";
-import { dtypeOption, oneOf, positiveInt, wholeNumber } from "../options.js";
+import { dtypeOption, maxLengthOption, oneOf, positiveInt, wholeNumber } from "../options.js";
 
 interface AnnotateCliOptions {
   model: string;
@@ -18,7 +18,7 @@ interface AnnotateCliOptions {
   idField: string;
   textField: string;
   batchSize: number;
-  maxLength: number;
+  maxLength?: number;
   dtype: Dtype;
   threads?: number;
   rowGroup: number;
@@ -29,6 +29,7 @@ interface AnnotateCliOptions {
 export function register(program: Command): void {
   program
     .command("annotate")
+    .summary("Classify every sentence of a literature, streaming")
     .description(
       "Classify every sentence of a literature with a fine-tuned model, streaming: plain text (one " +
         "document a file), JSON Lines (one document a line: an id and a text) or PubMed XML " +
@@ -51,12 +52,7 @@ export function register(program: Command): void {
     .option("--id-field <name>", "JSONL: the field holding the document id", "id")
     .option("--text-field <name>", "JSONL: the field holding the text", "text")
     .option("--batch-size <n>", "sentences per forward pass", positiveInt, PREDICT_DEFAULTS.batchSize)
-    .option(
-      "--max-length <n>",
-      "tokens per sentence, [CLS] and [SEP] included",
-      positiveInt,
-      PREDICT_DEFAULTS.maxLength,
-    )
+    .addOption(maxLengthOption("per sentence"))
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option("--threads <n>", "kernel threads (default: all cores)", wholeNumber(1, 1024))
     .option(

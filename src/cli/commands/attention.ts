@@ -1,14 +1,13 @@
 /** `gotune attention`: the attention head view of one text as a self-contained HTML page. */
 import type { Command } from "commander";
-import { PREDICT_DEFAULTS } from "../../inference/classifier.js";
 import { ATTENTION_OUTPUTS, attentionJob } from "../../jobs/attention.js";
 import { runCommand } from "../../util/errors.js";
-import { positiveInt } from "../options.js";
+import { maxLengthOption } from "../options.js";
 
 interface Options {
   model: string;
   out: string;
-  maxLength: number;
+  maxLength?: number;
   json?: boolean;
 }
 
@@ -16,6 +15,7 @@ interface Options {
 export function register(program: Command): void {
   program
     .command("attention")
+    .summary("Show where a model looks when it reads a text (HTML page)")
     .description(
       "Where a fine-tuned model looks when it reads TEXT: one self-contained HTML page in the manner of " +
         "bertviz's head view (the tokens on two sides joined by lines weighted by attention, a layer " +
@@ -28,12 +28,7 @@ export function register(program: Command): void {
       "model folder (e.g. written by gotune train) or Hugging Face model id",
     )
     .option("--out <file.html>", "the page to write", ATTENTION_OUTPUTS.page)
-    .option(
-      "--max-length <n>",
-      "tokens, [CLS] and [SEP] included (as in training)",
-      positiveInt,
-      PREDICT_DEFAULTS.maxLength,
-    )
+    .addOption(maxLengthOption("per text"))
     .option("--json", "print the tokens, probabilities and attention [layer][head][from][to] as JSON too")
     .action((words: string[], opts: Options) =>
       runCommand(async () => {

@@ -31,6 +31,7 @@ function numberList(v: string): number[] {
 export function register(program: Command): void {
   program
     .command("baseline")
+    .summary("Train and evaluate the TF-IDF + logistic-regression baseline")
     .description(
       "Train the TF-IDF (word 1-2-grams, sublinear tf) + logistic-regression baseline on DIR/train.jsonl " +
         `(C chosen on the training examples only: ${TUNE_FOLDS}-fold cross-validation up to ${FULL_CV_MAX} of them, ` +

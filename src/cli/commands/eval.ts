@@ -5,14 +5,14 @@ import { evaluateFile } from "../../inference/evaluate.js";
 import { formatReport } from "../../inference/metrics.js";
 import type { Dtype } from "../../native/index.js";
 import { runCommand } from "../../util/errors.js";
-import { dtypeOption, positiveInt } from "../options.js";
+import { dtypeOption, maxLengthOption, positiveInt } from "../options.js";
 
 interface EvalOptions {
   model: string;
   input: string;
   json?: boolean;
   batchSize: number;
-  maxLength: number;
+  maxLength?: number;
   dtype: Dtype;
 }
 
@@ -20,6 +20,7 @@ interface EvalOptions {
 export function register(program: Command): void {
   program
     .command("eval")
+    .summary("Evaluate a fine-tuned model on a labelled file")
     .description(
       "Evaluate a fine-tuned model on a labelled file (JSONL or CSV with a `text` and a `label` 0/1/2 or " +
         "`aspect` name): accuracy, macro-F1, per-class precision/recall/F1, confusion matrix and " +
@@ -33,12 +34,7 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object: accuracy, macro_f1, per_class, confusion_matrix, roc_auc")
     .option("--batch-size <n>", "texts per forward pass", positiveInt, PREDICT_DEFAULTS.batchSize)
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
-    .option(
-      "--max-length <n>",
-      "tokens per text, [CLS] and [SEP] included (as in training)",
-      positiveInt,
-      PREDICT_DEFAULTS.maxLength,
-    )
+    .addOption(maxLengthOption("per text"))
     .action((opts: EvalOptions) => runCommand(() => evaluate(opts)));
 }
 

@@ -12,6 +12,7 @@ interface ExportOptions {
 export function register(program: Command): void {
   program
     .command("export")
+    .summary("Export a fine-tuned classifier to ONNX (transformers.js)")
     .description(
       "Export a fine-tuned classifier to ONNX (opset 17, fp32) laid out as transformers.js expects: " +
         "DIR/onnx/model.onnx beside DIR/config.json and the tokenizer files, so that " +

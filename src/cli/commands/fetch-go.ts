@@ -14,6 +14,7 @@ interface Options {
 export function register(program: Command): void {
   program
     .command("fetch-go")
+    .summary("Get a Gene Ontology release (OBO) and print where it is")
     .description(
       "Get a Gene Ontology release (OBO) and print its path, source and data-version. Sources, in order: " +
         "--obo PATH|URL; the copy already cached; the official go-basic.obo; offline, the GO release of " +

@@ -5,7 +5,7 @@ import { documentJob } from "../../jobs/document.js";
 import type { Dtype } from "../../native/index.js";
 import { runCommand, UserError } from "../../util/errors.js";
 import { batchProgress } from "../../util/progress.js";
-import { dtypeOption, positiveInt } from "../options.js";
+import { dtypeOption, maxLengthOption, positiveInt } from "../options.js";
 
 interface PredictOptions {
   model: string;
@@ -14,7 +14,7 @@ interface PredictOptions {
   file?: string;
   out?: string;
   batchSize: number;
-  maxLength: number;
+  maxLength?: number;
   dtype: Dtype;
 }
 
@@ -22,6 +22,7 @@ interface PredictOptions {
 export function register(program: Command): void {
   program
     .command("predict")
+    .summary("Classify texts, or a document sentence by sentence")
     .description(
       "Classify texts with a fine-tuned model: the probability of each label (config.json's id2label) per " +
         "text. With --file DOC.txt, split the document into sentences and write a per-sentence table " +
@@ -42,12 +43,7 @@ export function register(program: Command): void {
     .option("--out <dir>", "where the document's outputs go (default: the document's folder)")
     .option("--batch-size <n>", "texts per forward pass", positiveInt, PREDICT_DEFAULTS.batchSize)
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
-    .option(
-      "--max-length <n>",
-      "tokens per text, [CLS] and [SEP] included (as in training)",
-      positiveInt,
-      PREDICT_DEFAULTS.maxLength,
-    )
+    .addOption(maxLengthOption("per text"))
     .action((texts: string[], opts: PredictOptions) =>
       runCommand(() => (opts.file !== undefined ? predictFile(texts, opts) : predictTexts(texts, opts))),
     );

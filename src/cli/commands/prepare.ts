@@ -18,6 +18,7 @@ interface Options {
 export function register(program: Command): void {
   program
     .command("prepare")
+    .summary("Turn a GO release into a labelled dataset, a split and figures")
     .description(
       "Turn a GO release (OBO) into a labelled dataset: terms.csv and terms.jsonl (go_id, name, aspect, " +
         "definition, def_word_count, label: 0 biological_process, 1 cellular_component, 2 molecular_function), " +

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { PRETRAIN_DEFAULTS as D, type PretrainOptions, pretrain } from "../../jobs/pretrain.js";
 import type { BertConfig } from "../../model/config.js";
 import { runCommand, UserError } from "../../util/errors.js";
-import { nonNegativeInt, positiveInt, positiveNumber, share } from "../options.js";
+import { maxLengthOption, nonNegativeInt, positiveInt, positiveNumber, share } from "../options.js";
 import { stopOnSignals } from "../signals.js";
 
 /** The flags: PretrainOptions' own fields where they match one to one, and the ones the command maps. */
@@ -44,6 +44,7 @@ type Options = Pick<
 export function register(program: Command): void {
   program
     .command("pretrain")
+    .summary("Pre-train a compact BERT (masked LM) on a split's text")
     .description(
       "Pre-train a compact BERT as a masked language model (15% of tokens chosen: 80% [MASK], 10% random, " +
         "10% kept) on the unlabelled text of a prepared train split (names, definitions and synonyms; never " +
@@ -86,7 +87,7 @@ export function register(program: Command): void {
       share,
       D.weightDecay,
     )
-    .option("--max-length <n>", "tokens a sequence, [CLS] and [SEP] included", positiveInt, D.maxLength)
+    .addOption(maxLengthOption("per sequence", D.maxLength))
     .option(
       "--max-positions <n>",
       "the model's max_position_embeddings (fine-tuning's --max-length must fit)",

@@ -1,6 +1,6 @@
 /** `gotune run`: the main job end to end (see src/jobs/main-job.ts). */
 import { join } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { FINETUNE_OUTPUTS } from "../../jobs/finetune.js";
 import {
   MAIN_JOB_DEFAULTS as D,
@@ -24,6 +24,7 @@ type Options = Omit<MainJobOptions, "log">;
 export function register(program: Command): void {
   program
     .command("run")
+    .summary("The main job: GO in, a fine-tuned model and a report out")
     .description(
       "The main job, end to end and offline by default: get GO (--obo, the cache, the official release, else " +
         "Debian's 2018 release), prepare the dataset and figures, run the TF-IDF baseline (C chosen on the training " +
@@ -80,7 +81,13 @@ export function register(program: Command): void {
       sizes,
       D.curve,
     )
-    .option("--document <file>", "a text document to classify sentence by sentence", D.document)
+    .addOption(
+      // The default is a path inside this checkout: shown by its name, not by this machine's path.
+      new Option("--document <file>", "a text document to classify sentence by sentence").default(
+        D.document,
+        "examples/abstract.txt of gotune",
+      ),
+    )
     .action((opts: Options) =>
       runCommand(async () => {
         const s = await runMainJob({ ...opts, log: (l) => process.stderr.write(`${l}\n`) });

@@ -5,14 +5,14 @@ import type { Dtype } from "../../native/index.js";
 import { Engine } from "../../serve/engine.js";
 import { buildServer, SERVE_DEFAULTS as D } from "../../serve/server.js";
 import { runCommand, UserError } from "../../util/errors.js";
-import { dtypeOption, positiveInt, wholeNumber } from "../options.js";
+import { dtypeOption, maxLengthOption, positiveInt, wholeNumber } from "../options.js";
 import { stopOnSignals } from "../signals.js";
 
 interface Options {
   model: string;
   port: number;
   host: string;
-  maxLength: number;
+  maxLength?: number;
   dtype: Dtype;
   maxBatch: number;
   maxWait: number;
@@ -31,6 +31,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 export function register(program: Command): void {
   program
     .command("serve")
+    .summary("Serve a fine-tuned model over HTTP (an API and a page)")
     .description(
       "Serve a fine-tuned model over HTTP: POST /predict (also the Hugging Face Inference API's " +
         '{"inputs": ...}), POST /document (sentences, probabilities, the mean per label; ?format=csv|xlsx), ' +
@@ -44,12 +45,7 @@ export function register(program: Command): void {
     )
     .option("--port <n>", "TCP port (0: any free port)", wholeNumber(0, 65535), D.port)
     .option("--host <address>", "address to listen on (0.0.0.0: every interface)", D.host)
-    .option(
-      "--max-length <n>",
-      "tokens per text, [CLS] and [SEP] included (as in training)",
-      positiveInt,
-      PREDICT_DEFAULTS.maxLength,
-    )
+    .addOption(maxLengthOption("per text"))
     .option(dtypeOption.flags, dtypeOption.description, dtypeOption.parse, dtypeOption.default)
     .option("--max-batch <n>", "texts per forward pass", positiveInt, PREDICT_DEFAULTS.batchSize)
     .option(

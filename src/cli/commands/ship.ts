@@ -16,6 +16,7 @@ interface ShipOptions {
 export function register(program: Command): void {
   program
     .command("ship")
+    .summary("Turn a pretrain output into a shippable Hugging Face folder")
     .description(
       "Turn a `gotune pretrain` output folder into a shippable Hugging Face folder: weights in fp16 (or bf16; " +
         "at most 25 MB), config and tokenizer files, pretrain.json, the gzipped log and loss figure, corpus.json " +

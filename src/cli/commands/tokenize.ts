@@ -3,11 +3,12 @@ import type { Command } from "commander";
 import { resolveModel } from "../../hf/hub.js";
 import { BertTokenizer } from "../../hf/tokenizer.js";
 import { runCommand, UserError } from "../../util/errors.js";
+import { maxLengthOption } from "../options.js";
 
 interface Options {
   model: string;
   json?: boolean;
-  maxLength?: string;
+  maxLength?: number;
   pair?: string;
   padding?: boolean;
 }
@@ -16,6 +17,7 @@ interface Options {
 export function register(program: Command): void {
   program
     .command("tokenize")
+    .summary("Show how a model's BERT tokenizer splits texts")
     .description(
       "Tokenise texts with a model's BERT WordPiece tokenizer (tokenizer.json, or vocab.txt + " +
         "tokenizer_config.json), exactly as Hugging Face's BertTokenizerFast: tokens, input_ids, " +
@@ -25,19 +27,12 @@ export function register(program: Command): void {
     .argument("<text...>", "the texts, one encoding each")
     .requiredOption("--model <dir|id>", "model folder or Hugging Face model id")
     .option("--json", "one JSON object a line: tokens, input_ids, token_type_ids, attention_mask")
-    .option("--max-length <n>", "truncate to N tokens, special tokens included (longest_first for pairs)")
+    .addOption(maxLengthOption("per encoding, longest_first for pairs", "no truncation"))
     .option("--pair <text>", "a second text paired with each text ([CLS] A [SEP] B [SEP])")
     .option("--padding", "pad every encoding to --max-length")
     .action((texts: string[], opts: Options) =>
       runCommand(async () => {
-        let maxLength: number | undefined;
-        if (opts.maxLength !== undefined) {
-          maxLength = Number(opts.maxLength);
-          if (!Number.isInteger(maxLength) || maxLength < 1)
-            throw new UserError(`--max-length ${opts.maxLength} is not a positive whole number`, {
-              hint: "e.g. --max-length 128",
-            });
-        }
+        const maxLength = opts.maxLength;
         if (opts.padding && maxLength === undefined)
           throw new UserError("--padding needs --max-length", { hint: "e.g. --max-length 128 --padding" });
         const tok = await BertTokenizer.fromFolder(await resolveModel(opts.model, "tokenizer"));

@@ -9,6 +9,7 @@ import { positiveInt, wholeNumber } from "../options.js";
 export function register(program: Command): void {
   program
     .command("train-vocab")
+    .summary("Train a BERT WordPiece vocabulary from text files")
     .description(
       "Train a BERT WordPiece vocabulary (as Hugging Face's WordPieceTrainer) from text files: plain text, " +
         "one text a line, or JSONL with a `text` field. Writes vocab.txt, tokenizer.json, tokenizer_config.json " +

@@ -8,7 +8,7 @@ import {
   finetune,
 } from "../../jobs/finetune.js";
 import { runCommand } from "../../util/errors.js";
-import { nonNegativeInt, oneOf, positiveInt, realNumber, wholeNumber } from "../options.js";
+import { maxLengthOption, nonNegativeInt, oneOf, positiveInt, realNumber, wholeNumber } from "../options.js";
 import { stopOnSignals } from "../signals.js";
 
 /** The flags are FinetuneOptions' fields, one to one. */
@@ -18,6 +18,7 @@ type Options = Omit<FinetuneOptions, "signal" | "note">;
 export function register(program: Command): void {
   program
     .command("train")
+    .summary("Fine-tune BERT to tell a GO definition's aspect")
     .description(
       "Fine-tune BERT to tell a GO definition's aspect, as Hugging Face's Trainer does (AdamW, linear decay, " +
         "clipping at 1.0, dynamic padding). --data is a folder from `gotune prepare` (train.jsonl, test.jsonl); " +
@@ -33,12 +34,7 @@ export function register(program: Command): void {
     .option("--epochs <n>", "training epochs", positiveInt, D.epochs)
     .option("--lr <x>", "peak learning rate", realNumber(0, 1, true), D.lr)
     .option("--batch-size <n>", "examples a step", positiveInt, D.batchSize)
-    .option(
-      "--max-length <n>",
-      "tokens a text at most, [CLS] and [SEP] included",
-      wholeNumber(3),
-      D.maxLength,
-    )
+    .addOption(maxLengthOption("per text, saved with the model as the default of inference", D.maxLength))
     .option("--warmup-ratio <x>", "fraction of the steps for linear warm-up", realNumber(0, 1), D.warmupRatio)
     .option("--warmup-steps <n>", "warm-up steps (overrides --warmup-ratio)", nonNegativeInt)
     .option(

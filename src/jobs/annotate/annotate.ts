@@ -9,7 +9,8 @@ import { promises as fsp } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { resolveModel } from "../../hf/hub.js";
 import { readModelConfig } from "../../hf/model-folder.js";
-import { Classifier, labelsOf } from "../../inference/classifier.js";
+import { BertTokenizer } from "../../hf/tokenizer.js";
+import { Classifier, labelsOf, ownMaxLength } from "../../inference/classifier.js";
 import { splitWithSpans } from "../../inference/sentences.js";
 import { type Dtype, setThreads, usableDtype } from "../../native/index.js";
 import { UserError } from "../../util/errors.js";
@@ -35,7 +36,8 @@ export interface AnnotateOptions {
   shard?: Shard;
   fields: JsonlFields;
   batchSize: number;
-  maxLength: number;
+  /** Tokens a sentence (default: the model's own, ownMaxLength). */
+  maxLength?: number;
   /** The encoder's products: fp32, bf16 or int8 (fp32, said in one line, where the CPU cannot). */
   dtype: Dtype;
   /** Kernel threads (default: all cores). */
@@ -119,6 +121,9 @@ const partial = (file: string) => `.${file}.partial`;
 const sameSettings = (a: Settings, b: Settings) =>
   (Object.keys(b) as (keyof Settings)[]).every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
 
+/** The options with the length that runs. */
+type Resolved = AnnotateOptions & { maxLength: number };
+
 interface Plan {
   settings: Settings;
   position: number;
@@ -138,7 +143,7 @@ async function readMarker(path: string): Promise<Marker | undefined> {
 }
 
 /** Works out each input's outputs and which are already done; a marker of other settings is a UserError. */
-async function plan(o: AnnotateOptions, modelDir: string, labels: string[], dtype: Dtype): Promise<Plan[]> {
+async function plan(o: Resolved, modelDir: string, labels: string[], dtype: Dtype): Promise<Plan[]> {
   if (o.inputs.length === 0)
     throw new UserError("no input files", {
       hint: "give --input FILE… (.txt, .jsonl, .xml, or .gz of them)",
@@ -192,7 +197,15 @@ export async function annotate(o: AnnotateOptions): Promise<AnnotateSummary> {
   checkLabels(labels, join(modelDir, "config.json"));
   // The dtype that will run is the one the markers record: a fallback to fp32 is an fp32 run.
   const dtype = usableDtype(o.dtype, (line) => process.stderr.write(`${line}\n`));
-  const plans = await plan(o, modelDir, labels, dtype);
+  // The length that will run is the one the markers record, so a default and its number are one setting.
+  const maxLength =
+    o.maxLength ??
+    ownMaxLength(
+      (await BertTokenizer.fromFolder(modelDir)).spec.modelMaxLength,
+      config.max_position_embeddings,
+    );
+  const r: Resolved = { ...o, maxLength };
+  const plans = await plan(r, modelDir, labels, dtype);
   await fsp.mkdir(o.out, { recursive: true });
   const todo = plans.filter((p) => !p.done);
   let stats = { documents: 0, sentences: 0 };
@@ -204,7 +217,7 @@ export async function annotate(o: AnnotateOptions): Promise<AnnotateSummary> {
     const run = { bar, t0: performance.now(), sentences: 0 };
     try {
       for (const p of todo) {
-        const m = await annotateFile(clf, p, o, run);
+        const m = await annotateFile(clf, p, r, run);
         p.done = m;
         stats = { documents: stats.documents + m.documents, sentences: stats.sentences + m.sentences };
       }
@@ -260,7 +273,7 @@ interface RunState {
 }
 
 /** Annotates one input file into temporary files, renames them into place, then writes its marker. */
-async function annotateFile(clf: Classifier, p: Plan, o: AnnotateOptions, run: RunState): Promise<Marker> {
+async function annotateFile(clf: Classifier, p: Plan, o: Resolved, run: RunState): Promise<Marker> {
   const t0 = performance.now();
   const at = (f: string) => join(o.out, f);
   const tmp = {
