@@ -11,6 +11,7 @@ import { isMultiLabel } from "../model/config.js";
 import { sigmoid } from "../model/loss.js";
 import { type Dtype, usableDtype } from "../native/index.js";
 import { shown, UserError } from "../util/errors.js";
+import { cutSets } from "./multilabel.js";
 
 /**
  * Texts per forward pass when the caller does not say, and tokens per text for a model that does not say
@@ -228,18 +229,8 @@ export class Classifier {
    * thresholds (possibly none), a single-label head's most probable one.
    */
   labelSets(probs: Float32Array): number[][] {
-    const L = this.labels.length;
-    const out: number[][] = [];
-    if (!this.multiLabel) {
-      for (const i of this.argmax(probs)) out.push([i]);
-      return out;
-    }
-    for (let r = 0; r * L < probs.length; r++) {
-      const on: number[] = [];
-      for (let j = 0; j < L; j++) if (probs[r * L + j]! >= this.thresholds[j]!) on.push(j);
-      out.push(on);
-    }
-    return out;
+    if (!this.multiLabel) return Array.from(this.argmax(probs), (i) => [i]);
+    return cutSets(probs, this.thresholds);
   }
 
   /**

@@ -20,7 +20,7 @@ import { Classifier } from "../inference/classifier.js";
 import { evaluateClassifier, modelLabelIds } from "../inference/evaluate.js";
 import type { Metrics } from "../inference/metrics.js";
 import { type Batch, BertForSequenceClassification } from "../model/bert.js";
-import { BERT_PRESETS, type BertConfig, makeConfig } from "../model/config.js";
+import { BERT_PRESETS, type BertConfig, makeConfig, type ProblemType } from "../model/config.js";
 import { usableDtype } from "../native/index.js";
 import { ClassificationData, encodeTexts } from "../train/batching.js";
 import { lastCheckpoint, readTrainerState } from "../train/checkpoint.js";
@@ -106,7 +106,8 @@ export const FINETUNE_DEFAULTS = {
 
 const isGeneric = (labels: string[]) => labels.every((l, i) => l === `LABEL_${i}`);
 
-interface Built {
+/** A model to fine-tune, its tokenizer and labels. */
+export interface Built {
   model: BertForSequenceClassification;
   tokenizer: BertTokenizer;
   labels: string[];
@@ -114,12 +115,16 @@ interface Built {
   source: string;
 }
 
-/** A model and tokenizer from a checkpoint or a classifier folder: labels from its id2label. */
-async function fromFolder(
+/**
+ * A model and tokenizer from a checkpoint, a classifier or a pre-trained folder: labels from its id2label
+ * (a fresh head has the three aspects); `problemType` multi-label makes the head a sigmoid a label.
+ */
+export async function fromFolder(
   dir: string,
   resumed: boolean,
   seed: number,
   note: (s: string) => void,
+  problemType?: ProblemType,
 ): Promise<Built> {
   const { config } = await readModelConfig(dir);
   const tokenizer = await BertTokenizer.fromFolder(dir);
@@ -144,6 +149,7 @@ async function fromFolder(
     ...config,
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+    ...(problemType ? { problem_type: problemType } : {}),
   };
   // The seed draws a fresh head (and anything else the checkpoint lacks), as set_seed does in transformers.
   const model = new BertForSequenceClassification(cfg, { numLabels: labels.length, seed });

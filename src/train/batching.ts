@@ -13,15 +13,21 @@ export function encodeTexts(tok: BertTokenizer, texts: readonly string[], maxLen
   return texts.map((t) => Int32Array.from(tok.encode(t, undefined, { maxLength }).input_ids));
 }
 
+/** Multi-hot targets of N examples, row-major [N, width] (a multi-label head's batch.targets). */
+export interface MultiHot {
+  targets: Float32Array;
+  width: number;
+}
+
 /**
  * The batch of examples `idx`, padded to its longest sequence: ids [B, T], token types 0, attention
- * mask 1 on tokens and 0 on padding; `labels` [B] when given.
+ * mask 1 on tokens and 0 on padding; `labels` [B] when given (class ids), or targets [B, width] (multi-hot).
  */
 export function collate(
   seqs: readonly Int32Array[],
   idx: ArrayLike<number>,
   padId: number,
-  labels?: ArrayLike<number>,
+  labels?: ArrayLike<number> | MultiHot,
 ): Batch {
   const B = idx.length;
   let T = 1;
@@ -40,7 +46,12 @@ export function collate(
     batchSize: B,
     seqLen: T,
   };
-  if (labels) batch.labels = Int32Array.from({ length: B }, (_, b) => labels[idx[b]!]!);
+  if (labels && "targets" in labels) {
+    const { targets, width } = labels;
+    batch.targets = new Float32Array(B * width);
+    for (let b = 0; b < B; b++)
+      batch.targets.set(targets.subarray(idx[b]! * width, (idx[b]! + 1) * width), b * width);
+  } else if (labels) batch.labels = Int32Array.from({ length: B }, (_, b) => labels[idx[b]!]!);
   return batch;
 }
 
@@ -88,18 +99,21 @@ export interface BatchingOptions {
   groupByLength?: boolean;
 }
 
-/** Labelled token sequences as the trainer's data: one seeded order per epoch, padded batches. */
+/**
+ * Labelled token sequences as the trainer's data: one seeded order per epoch, padded batches. Labels are
+ * class ids [N] or multi-hot targets [N, width].
+ */
 export class ClassificationData implements TrainData<Batch> {
   readonly stepsPerEpoch: number;
   private readonly lengths: Int32Array;
 
   constructor(
     readonly seqs: readonly Int32Array[],
-    readonly labels: ArrayLike<number>,
+    readonly labels: ArrayLike<number> | MultiHot,
     readonly opts: BatchingOptions,
   ) {
-    if (seqs.length !== labels.length)
-      throw new Error(`${seqs.length} sequences but ${labels.length} labels`);
+    const n = "targets" in labels ? labels.targets.length / labels.width : labels.length;
+    if (seqs.length !== n) throw new Error(`${seqs.length} sequences but ${n} labels`);
     if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0))
       throw new Error(`batch size ${opts.batchSize} is not a whole number above 0`);
     this.stepsPerEpoch = Math.ceil(seqs.length / opts.batchSize);

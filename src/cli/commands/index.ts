@@ -5,6 +5,7 @@ import type { Command } from "commander";
 export const COMMANDS = [
   "annotate",
   "annotate-merge",
+  "articles",
   "attention",
   "baseline",
   "eval",
