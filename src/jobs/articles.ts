@@ -38,7 +38,7 @@ export const ARTICLES_OUTPUTS = {
 
 /** The command's defaults (and the main job's). */
 export const ARTICLES_DEFAULTS = {
-  epochs: 1,
+  epochs: 3,
   lr: 1e-4,
   batchSize: 32,
   maxLength: 64,
