@@ -20,6 +20,7 @@ const error = {
 const errors = {
   400: { description: "a bad request: the body or query is not what the route takes", ...error },
   413: { description: "the body is larger than the server takes", ...error },
+  415: { description: "the body is not JSON (send Content-Type: application/json)", ...error },
   429: { description: "too many texts are waiting: retry after Retry-After seconds", ...error },
   503: { description: "the model did not answer in time: retry after Retry-After seconds", ...error },
 };
@@ -91,7 +92,7 @@ export function schemas(l: RequestLimits) {
                 type: "object",
                 properties: {
                   text: { type: "string" },
-                  paragraph: { type: "integer" },
+                  paragraph: { type: "integer", description: "1-based, as in the CSV and XLSX tables" },
                   label: { type: "string" },
                   probabilities: scores,
                 },

@@ -1,10 +1,16 @@
 /**
  * `gotune serve`'s HTTP side on fastify: the REST API (Hugging Face's conventions), its OpenAPI
  * description, and the page. Every request is validated against a JSON schema; every error is one JSON
- * line {"error": "..."} with a fitting status, never a stack.
+ * line {"error": "..."} in plain words with a fitting status, never a stack; each request may be logged in
+ * one line.
  */
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import { ASPECT_COLORS } from "../figures/theme.js";
 import { splitSentences } from "../inference/sentences.js";
 import { sentenceTable } from "../jobs/document.js";
@@ -45,8 +51,24 @@ const CONTENT_TYPES: Record<string, string> = {
 // Labels that are not GO aspects get these colours, in label order.
 const OTHER_COLORS = ["#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999", "#000000"];
 
+/** How the server reports: `log` gets one line a request (method, route, status, texts, milliseconds). */
+export interface ServerOptions {
+  log?: (line: string) => void;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Texts the request had classified (sentences of a document), for the request log. */
+    texts: number;
+  }
+}
+
 /** The fastify app over a started engine (not listening yet). */
-export async function buildServer(engine: Engine, limits: ServerLimits): Promise<FastifyInstance> {
+export async function buildServer(
+  engine: Engine,
+  limits: ServerLimits,
+  opts: ServerOptions = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: limits.bodyLimit,
     // Time to receive a whole request; the model's own wait is bounded by the engine's deadline.
@@ -54,9 +76,33 @@ export async function buildServer(engine: Engine, limits: ServerLimits): Promise
     connectionTimeout: engine.limits.timeoutMs + 5000,
     // Extra fields are refused rather than silently dropped; types are never coerced.
     ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, allowUnionTypes: true },
+      // verbose: an error carries its schema, so its message can say "a list of strings".
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: false,
+        allErrors: false,
+        allowUnionTypes: true,
+        verbose: true,
+      },
     },
     logger: false,
+  });
+  // Only JSON bodies: a text/plain one gets 415 saying so, not a schema error about its type.
+  app.removeContentTypeParser("text/plain");
+  app.decorateRequest("texts", 0);
+  const log = opts.log;
+  if (log)
+    app.addHook("onResponse", async (req, reply) => {
+      const route = req.routeOptions.url ?? pathOf(req).slice(0, 200);
+      log(
+        `${req.method} ${route} ${reply.statusCode} ${req.texts} texts ${Math.round(reply.elapsedTime)} ms`,
+      );
+    });
+  // Which methods each route takes, so a known path asked with another method gets 405 and Allow.
+  const routes: { path: RegExp; methods: string[] }[] = [];
+  app.addHook("onRoute", (r) => {
+    const path = new RegExp(`^${r.url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:\w+/g, "[^/]+")}$`);
+    routes.push({ path, methods: [r.method].flat() });
   });
   await app.register(swagger, {
     openapi: {
@@ -83,9 +129,16 @@ export async function buildServer(engine: Engine, limits: ServerLimits): Promise
     Array.from({ length: a.length / L }, (_, i) => a.subarray(i * L, (i + 1) * L));
 
   app.setErrorHandler((err: FastifyError, _req, reply) => sendError(reply, err));
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}; see GET /openapi.json` }),
-  );
+  app.setNotFoundHandler((req, reply) => {
+    const path = pathOf(req);
+    const allow = [...new Set(routes.filter((r) => r.path.test(path)).flatMap((r) => r.methods))].sort();
+    if (allow.length)
+      return reply
+        .code(405)
+        .header("allow", allow.join(", "))
+        .send({ error: `${path} takes ${allow.join(" or ")}, not ${req.method}; see GET /openapi.json` });
+    return reply.code(404).send({ error: `no route ${req.method} ${path}; see GET /openapi.json` });
+  });
 
   app.get("/", { schema: { hide: true } }, (_req, reply) =>
     reply.type(CONTENT_TYPES.html!).send(asset("index.html")),
@@ -134,6 +187,7 @@ export async function buildServer(engine: Engine, limits: ServerLimits): Promise
       throw new UserError('give "texts": [...] or "inputs": "..." | [...], one of the two');
     if (b.texts !== undefined) {
       if (b.parameters !== undefined) throw new UserError('"parameters" goes with "inputs"');
+      req.texts = b.texts.length;
       const { probs } = await engine.predict(b.texts);
       return {
         labels: info.labels,
@@ -146,6 +200,7 @@ export async function buildServer(engine: Engine, limits: ServerLimits): Promise
     }
     const one = typeof b.inputs === "string";
     const texts = one ? [b.inputs as string] : (b.inputs as string[]);
+    req.texts = texts.length;
     const scores = await engine.predict(texts);
     const answers = hfScores(scores, info.labels, b.parameters ?? {});
     return one ? answers[0] : answers;
@@ -161,6 +216,7 @@ export async function buildServer(engine: Engine, limits: ServerLimits): Promise
         throw new UserError(
           `the text has ${sentences.length} sentences; this server takes at most ${limits.maxSentences} a request`,
         );
+      req.texts = sentences.length;
       const { probs } = await engine.predict(sentences.map((x) => x.text));
       const t = sentenceTable(info.labels, sentences, probs);
       const stem =
@@ -181,7 +237,8 @@ export async function buildServer(engine: Engine, limits: ServerLimits): Promise
         labels: info.labels,
         sentences: sentences.map((x, i) => ({
           text: x.text,
-          paragraph: x.paragraph,
+          // 1-based, as the CSV and XLSX tables number paragraphs.
+          paragraph: x.paragraph + 1,
           label: info.labels[t.predicted[i]!]!,
           probabilities: byLabel(probs.subarray(i * L, (i + 1) * L)),
         })),
@@ -191,12 +248,14 @@ export async function buildServer(engine: Engine, limits: ServerLimits): Promise
     },
   );
 
-  app.post<{ Body: { text: string } }>("/attention", { schema: s.attentionPost }, (req) =>
-    engine.attention(req.body.text),
-  );
-  app.get<{ Querystring: { text: string } }>("/attention", { schema: s.attentionGet }, (req) =>
-    engine.attention(req.query.text),
-  );
+  app.post<{ Body: { text: string } }>("/attention", { schema: s.attentionPost }, (req) => {
+    req.texts = 1;
+    return engine.attention(req.body.text);
+  });
+  app.get<{ Querystring: { text: string } }>("/attention", { schema: s.attentionGet }, (req) => {
+    req.texts = 1;
+    return engine.attention(req.query.text);
+  });
   return app;
 }
 
@@ -239,8 +298,15 @@ function sendError(reply: FastifyReply, err: FastifyError): FastifyReply {
       .send({ error: 'the body is not valid JSON; send an object such as {"texts": ["..."]}' });
   if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY")
     return reply.code(400).send({ error: "the body is empty; send a JSON object" });
-  if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
-    return reply.code(415).send({ error: "send the body as JSON (Content-Type: application/json)" });
+  if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+    const type = String(reply.request.headers["content-type"] ?? "")
+      .split(";")[0]!
+      .trim()
+      .slice(0, 100);
+    return reply.code(415).send({
+      error: `${type ? `a body of type ${type}` : "a body without a Content-Type"}: send JSON (Content-Type: application/json)`,
+    });
+  }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
     return reply.code(err.statusCode).send({ error: err.message });
   if (!(err instanceof ModelFailed))
@@ -248,17 +314,62 @@ function sendError(reply: FastifyReply, err: FastifyError): FastifyReply {
   return reply.code(500).send({ error: `internal error: ${err.message}` });
 }
 
-/** "body.inputs[2] must NOT have more than 10000 characters": where, then what. */
+/** The path of a request's URL, without its query. */
+function pathOf(req: FastifyRequest): string {
+  return req.url.split("?")[0]!;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: "a string",
+  object: "an object",
+  integer: "a whole number",
+  number: "a number",
+  boolean: "true or false",
+  null: "null",
+};
+const PLURALS: Record<string, string> = { string: "strings", object: "objects", integer: "whole numbers" };
+
+/** "inputs must be a string or a list of strings", "texts must hold at least one text": where, then what. */
 function validationMessage(err: FastifyError): string {
   const v = err.validation![0]!;
-  const where =
-    (err.validationContext ?? "request") +
-    v.instancePath.replace(/\/(\d+)/g, "[$1]").replace(/\/([^/[]+)/g, ".$1");
+  const path = v.instancePath
+    .replace(/\/(\d+)/g, "[$1]")
+    .replace(/\/([^/[]+)/g, ".$1")
+    .replace(/^\./, "");
+  const query = err.validationContext === "querystring";
+  const where = path ? (query ? `the query's ${path}` : path) : query ? "the query" : "the body";
   const params = v.params as Record<string, unknown>;
-  if (v.keyword === "additionalProperties")
-    return `${where} has an unknown field "${String(params.additionalProperty)}"`;
-  if (v.keyword === "required") return `${where} needs the field "${String(params.missingProperty)}"`;
-  if (v.keyword === "enum")
-    return `${where} must be one of ${(params.allowedValues as unknown[]).join(", ")}`;
-  return `${where} ${v.message}`;
+  const schema = (v as { parentSchema?: { items?: { type?: string } } }).parentSchema;
+  const itemType = schema?.items?.type;
+  const limit = Number(params.limit);
+  // A list of strings here is always a list of texts.
+  const items = (n: number) =>
+    itemType === "string" ? (n === 1 ? "one text" : `${n} texts`) : n === 1 ? "one item" : `${n} items`;
+  switch (v.keyword) {
+    case "additionalProperties":
+      return `${where} has an unknown field "${String(params.additionalProperty)}"`;
+    case "required":
+      return `${where} needs the field "${String(params.missingProperty)}"`;
+    case "enum":
+      return `${where} must be one of ${(params.allowedValues as unknown[]).join(", ")}`;
+    case "type":
+      return `${where} must be ${String(params.type)
+        .split(",")
+        .map((t) =>
+          t === "array" ? `a list of ${PLURALS[itemType ?? ""] ?? "values"}` : (TYPE_WORDS[t] ?? t),
+        )
+        .join(" or ")}`;
+    case "minItems":
+      return `${where} must hold at least ${items(limit)}`;
+    case "maxItems":
+      return `${where} may hold at most ${items(limit)} (see GET /info, limits)`;
+    case "minLength":
+      return limit === 1 ? `${where} must not be empty` : `${where} must have at least ${limit} characters`;
+    case "maxLength":
+      return `${where} has more than ${limit} characters, the most this server takes (see GET /info, limits)`;
+    case "minimum":
+      return `${where} must be at least ${limit}`;
+    default:
+      return `${where} ${v.message}`;
+  }
 }

@@ -54,7 +54,9 @@ test("GET /health and GET /info: the model, its labels, max length and the limit
   assert.equal(h.status, "ok");
   const info = await (await fetch(`${server.url}/info`)).json();
   assert.deepEqual(info.labels, clf.labels);
-  assert.equal(info.max_length, 100);
+  // The model's own length: its tokenizer's model_max_length (512) within its 128 positions.
+  assert.equal(info.max_length, 128);
+  assert.equal(info.max_length, clf.maxLength);
   assert.equal(info.layers, 2);
   assert.equal(info.dtype, "fp32");
   assert.equal(info.limits.texts_per_request, 8);
@@ -111,7 +113,11 @@ test("POST /document: sentences, probabilities, the mean; ?format=csv and xlsx g
   assert.equal(r.status, 200);
   assert.deepEqual(
     r.body.sentences.map((s: Json) => [s.text, s.paragraph]),
-    sentences.map((s) => [s.text, s.paragraph]),
+    sentences.map((s) => [s.text, s.paragraph + 1]),
+  );
+  assert.deepEqual(
+    r.body.sentences.map((s: Json) => s.paragraph),
+    [1, 1, 2, 2],
   );
   clf.labels.forEach((l, j) => {
     const mean = sentences.reduce((a, _, i) => a + probs[i * 3 + j]!, 0) / sentences.length;
@@ -128,6 +134,11 @@ test("POST /document: sentences, probabilities, the mean; ?format=csv and xlsx g
   assert.equal(rows.length, sentences.length);
   assert.equal(rows[1]!.text, sentences[1]!.text);
   assert.equal(rows[1]!.predicted, r.body.sentences[1].label);
+  // Paragraphs are numbered the same way in the JSON answer and in the tables.
+  assert.deepEqual(
+    rows.map((row) => Number(row.paragraph)),
+    r.body.sentences.map((s: Json) => s.paragraph),
+  );
   const xlsx = await fetch(`${server.url}/document?format=xlsx`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -162,13 +173,17 @@ test("GET /openapi.json describes every route; / and its assets are served", asy
 test("bad requests get a 400 (or 413) with one clear message, and the server keeps serving", async () => {
   const cases: [unknown, number, RegExp, boolean?][] = [
     ['{"texts": ["a"', 400, /not valid JSON/, true],
-    [{ texts: ["a", 3] }, 400, /body\.texts\[1\] must be string/],
+    [{ texts: ["a", 3] }, 400, /^texts\[1\] must be a string$/],
+    [{ inputs: 3 }, 400, /^inputs must be a string or a list of strings$/],
+    [{ inputs: [] }, 400, /^inputs must hold at least one text$/],
+    [{ inputs: "" }, 400, /^inputs must not be empty$/],
     [{ text: "a" }, 400, /unknown field "text"/],
     [{}, 400, /give "texts"/],
-    [{ texts: [] }, 400, /must NOT have fewer than 1 items/],
-    [{ texts: Array(9).fill("a") }, 400, /must NOT have more than 8 items/],
+    [{ texts: [] }, 400, /^texts must hold at least one text$/],
+    [{ texts: Array(9).fill("a") }, 400, /^texts may hold at most 8 texts/],
     [{ inputs: "x".repeat(201) }, 400, /more than 200 characters/],
-    [{ inputs: "a", parameters: { top_k: 0 } }, 400, /top_k must be >= 1/],
+    [{ inputs: "a", parameters: { top_k: 0 } }, 400, /^parameters\.top_k must be at least 1$/],
+    ["[1]", 400, /^the body must be an object$/, true],
     [{ texts: Array(8).fill("😀".repeat(199)) }, 413, /larger than this server takes/],
   ];
   for (const [body, status, re, raw] of cases) {
@@ -181,8 +196,52 @@ test("bad requests get a 400 (or 413) with one clear message, and the server kee
   assert.equal(blank.status, 400);
   assert.match(blank.body.error, /no sentences/);
   const fmt = await postJson(`${server.url}/document?format=pdf`, { text: "A text." });
-  assert.match(fmt.body.error, /querystring\.format must be one of json, csv, xlsx/);
+  assert.match(fmt.body.error, /^the query's format must be one of json, csv, xlsx$/);
   assert.equal((await fetch(`${server.url}/health`)).status, 200);
+});
+
+test("a body that is not JSON gets 415 naming the type wanted; a known path asked wrongly 405 with Allow", async () => {
+  const plain = await fetch(`${server.url}/predict`, {
+    method: "POST",
+    headers: { "content-type": "text/plain" },
+    body: "protein binding",
+  });
+  assert.equal(plain.status, 415);
+  assert.deepEqual(await plain.json(), {
+    error: "a body of type text/plain: send JSON (Content-Type: application/json)",
+  });
+  const get = await fetch(`${server.url}/predict`);
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.get("allow"), "POST");
+  assert.match((await get.json()).error, /^\/predict takes POST, not GET/);
+  const del = await fetch(`${server.url}/attention`, { method: "DELETE" });
+  assert.equal(del.status, 405);
+  assert.equal(del.headers.get("allow"), "GET, HEAD, POST");
+  assert.equal((await fetch(`${server.url}/assets/app.js`, { method: "POST" })).status, 405);
+  assert.equal((await fetch(`${server.url}/nosuch`)).status, 404);
+});
+
+test("each request is one line of the log: method, route, status, texts, milliseconds; --quiet has none", async () => {
+  await postJson(`${server.url}/predict`, { texts: ["a", "b"] });
+  await postJson(`${server.url}/document`, { text: DOC });
+  await fetch(`${server.url}/nosuch`);
+  // The log line is written once the answer is sent: give it a moment to arrive.
+  await new Promise((r) => setTimeout(r, 200));
+  const lines = server.stderr().split("\n");
+  assert.ok(
+    lines.some((l) => /^gotune serve: POST \/predict 200 2 texts \d+ ms$/.test(l)),
+    server.stderr(),
+  );
+  assert.ok(lines.some((l) => /^gotune serve: POST \/document 200 4 texts \d+ ms$/.test(l)));
+  assert.ok(lines.some((l) => /^gotune serve: GET \/nosuch 404 0 texts \d+ ms$/.test(l)));
+  const quiet = await startServe(["--model", model, "--quiet"]);
+  try {
+    assert.equal((await postJson(`${quiet.url}/predict`, { texts: ["a"] })).status, 200);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.doesNotMatch(quiet.stderr(), /POST \/predict/);
+  } finally {
+    await quiet.stop();
+  }
 });
 
 test("past the queue bound a request gets 429, past the timeout 503, both with Retry-After", async () => {

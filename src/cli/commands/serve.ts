@@ -23,6 +23,7 @@ interface Options {
   maxDocumentChars: number;
   maxSentences: number;
   bodyLimit: number;
+  quiet?: boolean;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -37,7 +38,8 @@ export function register(program: Command): void {
         '{"inputs": ...}), POST /document (sentences, probabilities, the mean per label; ?format=csv|xlsx), ' +
         "POST or GET /attention, GET /health, GET /info, GET /openapi.json, and a page at / to paste or drop " +
         "a text. Requests that arrive together share one forward pass. Listens on 127.0.0.1 unless --host " +
-        "says otherwise.",
+        "says otherwise. Each request is logged to stderr in one line (method, route, status, texts, " +
+        "milliseconds) unless --quiet.",
     )
     .requiredOption(
       "--model <dir|id>",
@@ -71,6 +73,7 @@ export function register(program: Command): void {
     .option("--max-document-chars <n>", "characters per /document text", positiveInt, D.maxDocumentChars)
     .option("--max-sentences <n>", "sentences per /document text", positiveInt, D.maxSentences)
     .option("--body-limit <bytes>", "bytes per request body", positiveInt, D.bodyLimit)
+    .option("--quiet", "no request log")
     .action((opts: Options) => runCommand(() => serve(opts)));
 }
 
@@ -84,13 +87,17 @@ async function serve(o: Options): Promise<void> {
     { model: o.model, dtype: o.dtype, predict: { maxLength: o.maxLength } },
     { maxBatch: o.maxBatch, maxWaitMs: o.maxWait, maxQueue: o.maxQueue, timeoutMs: o.timeout * 1000 },
   );
-  const app = await buildServer(engine, {
-    bodyLimit: o.bodyLimit,
-    maxTexts: o.maxTexts,
-    maxChars: o.maxChars,
-    maxDocumentChars: o.maxDocumentChars,
-    maxSentences: o.maxSentences,
-  });
+  const app = await buildServer(
+    engine,
+    {
+      bodyLimit: o.bodyLimit,
+      maxTexts: o.maxTexts,
+      maxChars: o.maxChars,
+      maxDocumentChars: o.maxDocumentChars,
+      maxSentences: o.maxSentences,
+    },
+    { log: o.quiet ? undefined : (line) => process.stderr.write(`gotune serve: ${line}\n`) },
+  );
   try {
     await app.listen({ port: o.port, host: o.host });
   } catch (err) {

@@ -113,7 +113,7 @@
   function drawSentences(doc) {
     const list = $("sentences");
     list.replaceChildren();
-    let paragraph = 0;
+    let paragraph = 1; // the server numbers paragraphs from 1
     doc.sentences.forEach((s, i) => {
       const li = document.createElement("li");
       li.tabIndex = 0;
