@@ -15,6 +15,7 @@ export const COMMANDS = [
   "prepare",
   "pretrain",
   "run",
+  "search",
   "serve",
   "ship",
   "tokenize",
