@@ -11,7 +11,7 @@ import type { BertConfig } from "./config.js";
 import type { Ctx } from "./context.js";
 import { Dropout } from "./dropout.js";
 import { LayerNorm } from "./layernorm.js";
-import { Linear } from "./linear.js";
+import { Linear, linearsOf } from "./linear.js";
 import type { Param } from "./param.js";
 
 /** Self-attention plus output block under `prefix` (e.g. `bert.encoder.layer.0.attention`). */
@@ -54,6 +54,11 @@ export class Attention {
     this.norm = new LayerNorm(`${prefix}.output.LayerNorm`, H, config.layer_norm_eps, scratch);
     this.probsDropout = new Dropout(config.attention_probs_dropout_prob);
     this.hiddenDropout = new Dropout(config.hidden_dropout_prob);
+  }
+
+  /** Every Linear of the block (query-key-value and the output dense). */
+  linears(): Linear[] {
+    return linearsOf(this);
   }
 
   params(): Param[] {

@@ -113,8 +113,7 @@ export class BertModel {
    * pooler and the heads stay fp32. The caller checks the CPU first (`usableDtype`).
    */
   setDtype(dtype: Dtype): void {
-    for (const l of this.layers)
-      for (const lin of [l.attention.qkv, l.attention.dense, l.intermediate, l.output]) lin.setDtype(dtype);
+    for (const l of this.layers) for (const lin of l.linears()) lin.setDtype(dtype);
   }
 
   params(): Param[] {

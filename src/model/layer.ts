@@ -6,7 +6,7 @@ import type { BertConfig } from "./config.js";
 import type { Ctx } from "./context.js";
 import { Dropout } from "./dropout.js";
 import { LayerNorm } from "./layernorm.js";
-import { Linear } from "./linear.js";
+import { Linear, linearsOf } from "./linear.js";
 import type { Param } from "./param.js";
 
 /** One post-LayerNorm encoder layer under `prefix` (e.g. `bert.encoder.layer.3`). */
@@ -35,6 +35,11 @@ export class Layer {
     this.output = new Linear(`${prefix}.output.dense`, this.I, this.H, scratch);
     this.norm = new LayerNorm(`${prefix}.output.LayerNorm`, this.H, config.layer_norm_eps, scratch);
     this.dropout = new Dropout(config.hidden_dropout_prob);
+  }
+
+  /** Every Linear of the layer: its attention block's, then the feed-forward's. */
+  linears(): Linear[] {
+    return [...this.attention.linears(), ...linearsOf(this)];
   }
 
   params(): Param[] {

@@ -9,6 +9,14 @@ import { makeParam, type Param } from "./param.js";
 const PACKED_TYPE: Record<Dtype, number> = { fp32: 0, bf16: 1, int8: 2 };
 
 /**
+ * The Linear fields of a module, found by looking at its own fields rather than listed by hand, so that a
+ * Linear added to a module is never left out of what is done to all of them (`BertModel.setDtype`).
+ */
+export function linearsOf(module: object): Linear[] {
+  return Object.values(module).filter((v): v is Linear => v instanceof Linear);
+}
+
+/**
  * Linear(in, out) under the Hugging Face name prefix `name` (`.weight` [out, in], `.bias` [out]). Given
  * several names, the layers share one packed weight [k·out_each, in] whose rows are theirs in order, so
  * that attention's query, key and value are one product; their Params are views of the packed storage.

@@ -108,6 +108,23 @@ test("initialisation follows Hugging Face and is reproducible from the seed", ()
   }
 });
 
+test("setDtype reaches every Linear of every encoder layer, found without a hand-made list", () => {
+  const model = new BertModel(tiny());
+  for (const l of model.layers)
+    assert.deepEqual(l.linears(), [l.attention.qkv, l.attention.dense, l.intermediate, l.output]);
+  model.setDtype("int8");
+  // int8 refuses backward: each Linear of each layer now runs in int8.
+  for (const l of model.layers)
+    for (const lin of [l.attention.qkv, l.attention.dense, l.intermediate, l.output])
+      assert.throws(() => lin.backward(new Float32Array(0), null), /int8 products are for inference/);
+  model.setDtype("fp32");
+  for (const l of model.layers)
+    for (const lin of l.linears()) {
+      lin.forward(new Float32Array(2 * lin.inFeatures), 2);
+      lin.backward(new Float32Array(2 * lin.outFeatures), null); // fp32 again: backward runs
+    }
+});
+
 test("the label count comes from numLabels, else id2label, else 2", () => {
   assert.equal(new BertForSequenceClassification(tiny(), { numLabels: 5 }).numLabels, 5);
   const c = tiny({ id2label: { "0": "bp", "1": "cc", "2": "mf" } });
