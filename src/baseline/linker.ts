@@ -33,7 +33,7 @@ export interface LinkerWeights {
   definition: number;
 }
 
-/** Weights chosen on CRAFT's dev articles' gold spans (README, "GO concepts"). */
+/** Weights set by hand and checked on CRAFT's dev gold spans (README, "GO concepts in text"); no search over them yet. */
 export const LINKER_WEIGHTS: LinkerWeights = {
   name: 0.99,
   exact_synonym: 0.99,

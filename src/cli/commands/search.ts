@@ -32,7 +32,10 @@ export function register(program: Command): void {
     .argument("[text...]", "the texts, one ranking each")
     .option("--top <n>", "how many terms a text", wholeNumber(1, 1000), SEARCH_DEFAULTS.top)
     .option("--json", "one JSON object a line: text and its candidates")
-    .option("--model <dir>", `a tagger folder (gotune run's OUT/tagger): its ${LEXICON_FILE}`)
+    .option(
+      "--model <dir>",
+      `a folder holding a ${LEXICON_FILE} (the lexicon a tagger folder will carry; no command writes one yet)`,
+    )
     .option("--obo <path|url>", "without --model: the GO release (default: as gotune fetch-go finds it)")
     .option("--no-aliases", "without --model: leave out the CRAFT train articles' mention strings")
     .option("--eval-dev", "link the gold spans of CRAFT's dev articles and print the accuracy and top misses")
