@@ -7,6 +7,7 @@
 import { addon, type Dtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
+import type { Batch } from "./batch.js";
 import { Buffers } from "./buffers.js";
 import { type BertConfig, isMultiLabel } from "./config.js";
 import { type Ctx, SeedSource } from "./context.js";
@@ -21,18 +22,7 @@ import { PackedInference } from "./packed-inference.js";
 import type { Param } from "./param.js";
 import { Pooler } from "./pooler.js";
 
-/** A tokenised batch, row-major [batchSize, seqLen]; labels [B] (classification) or [B*T] (MLM, -100 ignored). */
-export interface Batch {
-  inputIds: Int32Array;
-  tokenTypeIds: Int32Array;
-  attentionMask: Int32Array;
-  batchSize: number;
-  seqLen: number;
-  /** Class ids [B] (single-label heads) or token labels [B*T] with -100 for none (MLM). */
-  labels?: Int32Array;
-  /** Multi-hot targets [B, L] in [0, 1] for a multi-label head (problem_type "multi_label_classification"). */
-  targets?: Float32Array;
-}
+export type { Batch } from "./batch.js";
 
 /** Options of a forward pass. */
 export interface ForwardOptions {
@@ -321,7 +311,7 @@ export class BertForSequenceClassification {
    */
   predictLogits(batch: Batch): Float32Array {
     checkBatch(batch, this.config);
-    this.fast ??= new PackedInference(this);
+    this.fast ??= new PackedInference(this.bert, this.classifier);
     return this.fast.logits(batch) ?? this.forward(batch, { train: false }).logits;
   }
 

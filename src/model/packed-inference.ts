@@ -14,10 +14,26 @@
  */
 import { addon } from "../native/index.js";
 import { bmm, heads, type MatView, mat, t } from "../native/views.js";
-import type { Batch, BertForSequenceClassification } from "./bert.js";
+import type { Batch } from "./batch.js";
 import { Buffers } from "./buffers.js";
-import type { Ctx } from "./context.js";
+import type { BertConfig } from "./config.js";
+import type { Ctx, SeedSource } from "./context.js";
+import type { Embeddings } from "./embeddings.js";
 import type { Layer } from "./layer.js";
+import type { Linear } from "./linear.js";
+import type { Pooler } from "./pooler.js";
+
+/**
+ * The encoder modules the fast path runs (BertModel's, named by what it reads rather than by importing
+ * bert.ts, which imports this module).
+ */
+export interface PackedEncoder {
+  readonly config: BertConfig;
+  readonly embeddings: Embeddings;
+  readonly layers: readonly Layer[];
+  readonly pooler: Pooler | undefined;
+  dropoutSeeds(): SeedSource;
+}
 
 /** Sequences b0..b0+n-1 of the batch, each with T real tokens, packed from row r0 on. */
 interface Run {
@@ -55,14 +71,18 @@ export class PackedInference {
   private types = new Int32Array(0);
   private seqs = new Int32Array(0);
 
-  constructor(private readonly model: BertForSequenceClassification) {}
+  /** The encoder, and the classifier on its pooled [CLS] state. */
+  constructor(
+    private readonly encoder: PackedEncoder,
+    private readonly classifier: Linear,
+  ) {}
 
   /** logits [B, L] of a right-padded batch (a view valid until the next call), or undefined for another mask. */
   logits(batch: Batch): Float32Array | undefined {
     const { batchSize: B, seqLen: T } = batch;
     const runs = packedRuns(batch.attentionMask, B, T);
     if (!runs) return undefined;
-    const bert = this.model.bert,
+    const bert = this.encoder,
       N = runs.reduce((s, r) => s + r.n * r.T, 0);
     const ctx: Ctx = { B: 1, T: N, train: false, seeds: bert.dropoutSeeds(), shared: true };
     // Packed ids and types [N]: sequence b's first length(b) entries, in order.
@@ -84,14 +104,14 @@ export class PackedInference {
     for (let i = 0; i < last; i++) h = this.layer(bert.layers[i]!, h, seqs, N, ctx); // [N, H]
     const cls = this.lastLayerCls(bert.layers[last]!, h, runs, B, ctx); // [B, H]
     const pooled = bert.pooler!.forward(cls, B, 1); // [B, H]
-    return this.model.classifier.forward(pooled, B); // [B, L]
+    return this.classifier.forward(pooled, B); // [B, L]
   }
 
   /** One encoder layer on packed rows: x [N, H] -> [N, H], attention within each sequence. */
   private layer(layer: Layer, x: Float32Array, seqs: Int32Array, N: number, ctx: Ctx): Float32Array {
     const att = layer.attention,
       H = att.qkv.inFeatures,
-      nh = this.model.config.num_attention_heads,
+      nh = this.encoder.config.num_attention_heads,
       d = H / nh;
     const qkv = att.qkv.forward(x, N, 0, H, true); // [N, 3H]: q | k | v in each row
     const context = this.bufs.get("context", N * H); // [N, H]
@@ -126,7 +146,7 @@ export class PackedInference {
   private lastLayerCls(layer: Layer, x: Float32Array, runs: Run[], B: number, ctx: Ctx) {
     const att = layer.attention,
       H = att.qkv.inFeatures,
-      nh = this.model.config.num_attention_heads,
+      nh = this.encoder.config.num_attention_heads,
       d = H / nh,
       W = att.qkv.weight.data; // [3H, H]: query, key and value rows, fp32 whatever the dtype
     const xc = this.bufs.get("clsRows", B * H); // [B, H]: each sequence's row 0
