@@ -275,7 +275,7 @@ Napi::Value PackLinear(const Napi::CallbackInfo& info) {
   if (bias.p) fits(a.env, bias, N, "bias");
   if (type == 1 && !bf16Available()) throw Napi::Error::New(a.env, "this CPU has no bf16 dot products (AVX512-BF16 or AMX)");
   if (type == 2 && !int8Available())
-    throw Napi::Error::New(a.env, "this CPU has no int8 dot products (AVX512-VNNI, AVX-VNNI or AMX)");
+    throw Napi::Error::New(a.env, "this CPU has no int8 products (oneDNN needs AVX2)");
   PackedLinear* p = nullptr;
   guarded(a.env, [&] { p = new PackedLinear(static_cast<PackedType>(type), w.p, bias.p, N, K, gelu); });
   const int64_t bytes = static_cast<int64_t>(p->bytes());
@@ -688,6 +688,7 @@ Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
   o.Set("onednnMinFlops", gemmRule());
   o.Set("bf16", bf16Available());
   o.Set("int8", int8Available());
+  o.Set("int8InputMax", int8InputMax());
   return o;
 }
 

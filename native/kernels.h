@@ -75,11 +75,14 @@ void gemmBf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
 
 // ---- int8 dynamic quantisation (quantize.cc); the products are PackedLinear's (below) ----
 
-// Whether the CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX) for oneDNN to use.
+// Whether oneDNN can run u8 x s8 products on this CPU (AVX2 or better: VNNI and AMX are faster).
 bool int8Available();
+// The inputs' quantisation range [0, max]: 255 with VNNI or AMX, 127 where oneDNN's kernels sum pairs of
+// products in saturating 16 bits (AVX2, AVX-512 without VNNI).
+int int8InputMax();
 // Per row o of w [O, I]: scale[o] = max|w[o,:]| / 127, q = round(w / scale) (symmetric s8), sum[o] = Σ q.
 void quantizeS8Rows(int8_t* q, float* scale, int32_t* sum, const float* w, int64_t O, int64_t I);
-// Per row m of x [M, K] (rows ldx apart): asymmetric u8 over [min(0, min x), max(0, max x)],
+// Per row m of x [M, K] (rows ldx apart): asymmetric u8 in [0, int8InputMax()] over [min(0, min x), max(0, max x)],
 // x ≈ scale[m] * (q - zero[m]); q is [M, K] packed.
 void quantizeU8Rows(uint8_t* q, float* scale, int32_t* zero, const float* x, int64_t M, int64_t K, int64_t ldx);
 

@@ -1,7 +1,15 @@
 // int8 dynamic quantisation of a linear layer, as onnxruntime's quantize_dynamic does it: weights
 // quantised once per output channel (symmetric s8), activations per row at run time (asymmetric u8, the
-// operand VNNI's vpdpbusd takes). The product (oneDNN's matmul with int32 accumulation, VNNI or AMX
-// kernels, never hand-written) and the dequantisation are PackedLinear's (linear_packed.cc).
+// operand VNNI's vpdpbusd takes). The product (oneDNN's matmul with int32 accumulation, never
+// hand-written) and the dequantisation are PackedLinear's (linear_packed.cc).
+//
+// Without VNNI (AVX2, or AVX-512 without VNNI) oneDNN's u8 x s8 kernels multiply with vpmaddubsw, which
+// adds each pair of u8 x s8 products into a saturating 16-bit sum: 255 * 127 * 2 = 64,770 overflows
+// int16's 32,767 (measured here: a row of 255s times 127s gave half its sum). There the inputs are
+// quantised to 7 bits ([0, 127]: 127 * 127 * 2 = 32,258 fits) and every product is exact again in int32.
+// onnxruntime's reduce_range takes the 7 bits from the weights instead; on the test model here that moved
+// the logits twice as far (10% of their range against 5%): a weight row's range is its own, while an
+// input row's is set by BERT's few large activations either way.
 #include <algorithm>
 #include <cmath>
 
@@ -10,8 +18,11 @@
 
 namespace gt {
 
-bool int8Available() {
-  return dnnl::hasIsa(dnnl_cpu_isa_avx512_core_vnni) || dnnl::hasIsa(dnnl_cpu_isa_avx2_vnni);
+bool int8Available() { return dnnl::hasIsa(dnnl_cpu_isa_avx2); }
+
+int int8InputMax() {
+  static const int m = dnnl::hasIsa(dnnl_cpu_isa_avx512_core_vnni) || dnnl::hasIsa(dnnl_cpu_isa_avx2_vnni) ? 255 : 127;
+  return m;
 }
 
 void quantizeS8Rows(int8_t* q, float* scale, int32_t* sum, const float* w, int64_t O, int64_t I) {
@@ -33,6 +44,7 @@ void quantizeS8Rows(int8_t* q, float* scale, int32_t* sum, const float* w, int64
 }
 
 void quantizeU8Rows(uint8_t* q, float* scale, int32_t* zero, const float* x, int64_t M, int64_t K, int64_t ldx) {
+  const float qm = static_cast<float>(int8InputMax());
 #pragma omp parallel for schedule(static) num_threads(numThreads()) if (M * K >= kParallelMin)
   for (int64_t m = 0; m < M; m++) {
     const float* r = x + m * ldx;
@@ -42,15 +54,15 @@ void quantizeU8Rows(uint8_t* q, float* scale, int32_t* zero, const float* x, int
       lo = std::min(lo, r[k]);
       hi = std::max(hi, r[k]);
     }
-    const float s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-    const int32_t z = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / s), 0.0f, 255.0f));
+    const float s = hi > lo ? (hi - lo) / qm : 1.0f;
+    const int32_t z = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / s), 0.0f, qm));
     const float inv = 1.0f / s, zf = static_cast<float>(z);
     uint8_t* out = q + m * K;
 #pragma omp simd
     for (int64_t k = 0; k < K; k++) {
-      // nearbyint rounds half to even; the sum stays in [0, 255] up to rounding, clamped all the same
+      // nearbyint rounds half to even; the sum stays in [0, qm] up to rounding, clamped all the same
       const float v = std::nearbyint(r[k] * inv) + zf;
-      out[k] = static_cast<uint8_t>(static_cast<int32_t>(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v));
+      out[k] = static_cast<uint8_t>(static_cast<int32_t>(v < 0.0f ? 0.0f : v > qm ? qm : v));
     }
     scale[m] = s;
     zero[m] = z;

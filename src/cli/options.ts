@@ -65,7 +65,7 @@ export const dtypeOption = {
   flags: `--dtype <${DTYPES.join("|")}>`,
   description:
     "the encoder's matrix products in fp32; bf16 with fp32 accumulation (CPUs with AVX512-BF16 or AMX); or " +
-    "int8, dynamic quantisation (CPUs with AVX512-VNNI, AVX-VNNI or AMX). Without the CPU support, one line " +
+    "int8, dynamic quantisation (CPUs with AVX2; fastest with AVX512-VNNI, AVX-VNNI or AMX). Without the CPU support, one line " +
     "says so and fp32 runs",
   parse: oneOf(DTYPES),
   default: "fp32" as const,

@@ -214,6 +214,8 @@ interface Addon {
     onednnMinFlops: number;
     bf16: boolean;
     int8: boolean;
+    /** The int8 inputs' range [0, max]: 255 with VNNI or AMX, 127 without (saturating 16-bit pair sums). */
+    int8InputMax: number;
   };
 }
 
@@ -323,7 +325,10 @@ export function bf16Available(): boolean {
   return addon().blasInfo().bf16;
 }
 
-/** Whether this CPU has int8 dot products (AVX512-VNNI, AVX-VNNI or AMX) for the int8 path. */
+/**
+ * Whether oneDNN runs int8 products on this CPU (AVX2 or better). With VNNI or AMX the inputs use the full
+ * u8 range; without, 7 bits (`blasInfo().int8InputMax` 127), as the 16-bit pair sums there would saturate.
+ */
 export function int8Available(): boolean {
   return addon().blasInfo().int8;
 }
@@ -339,7 +344,7 @@ export type Dtype = (typeof DTYPES)[number];
 /** What each dtype needs of the CPU, for the line that says it is missing. */
 const NEEDS: Record<Exclude<Dtype, "fp32">, { ok: () => boolean; cpu: string }> = {
   bf16: { ok: bf16Available, cpu: "no AVX512-BF16 or AMX" },
-  int8: { ok: int8Available, cpu: "no AVX512-VNNI, AVX-VNNI or AMX" },
+  int8: { ok: int8Available, cpu: "no AVX2" },
 };
 
 /**

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { bf16Available, type Dtype, int8Available } from "../../src/native/index.js";
 
 /** The repository root (tests run from dist/test/...). */
 export const ROOT = join(import.meta.dirname, "..", "..", "..");
@@ -86,4 +87,14 @@ export function assertOneLineError(r: CliRun, re: RegExp): void {
   assert.match(r.lines[0]!, /^gotune: /);
   assert.match(r.lines[0]!, re);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+/**
+ * Whether a run of `dtype` uses it, rather than falling back to fp32, on this CPU with oneDNN held to `isa`
+ * (a `DNNL_MAX_CPU_ISA` value; none: as this process's oneDNN reports the CPU). int8 needs AVX2 (VNNI and
+ * AMX only make it faster), bf16 AVX512-BF16 or AMX.
+ */
+export function dtypeRuns(dtype: Exclude<Dtype, "fp32">, isa?: "AVX2" | "AVX"): boolean {
+  if (dtype === "bf16") return isa === undefined && bf16Available();
+  return isa !== "AVX" && int8Available();
 }

@@ -713,6 +713,12 @@ const roundEven = (v: number) => {
 const f = Math.fround;
 const geluRef = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
 
+/**
+ * The int8 inputs' range [0, QIN] on this CPU as oneDNN runs it: 255 with VNNI or AMX, 127 where its
+ * kernels sum pairs of products in saturating 16 bits (AVX2).
+ */
+const QIN = k.blasInfo().int8InputMax;
+
 /** W [N, K] quantised per row by a plain loop in float32 arithmetic: s8 bytes, scales, row sums. */
 function quantizeRef(W: Float32Array, N: number, K: number) {
   const q = new Int8Array(N * K),
@@ -761,10 +767,10 @@ function refPacked(
     const r = type === "bf16" ? round(row) : row;
     const lo = Math.min(0, ...row),
       hi = Math.max(0, ...row);
-    const s = f(hi > lo ? (hi - lo) / 255 : 1),
-      z = Math.max(0, Math.min(255, roundEven(f(-lo / s)))),
+    const s = f(hi > lo ? (hi - lo) / QIN : 1),
+      z = Math.max(0, Math.min(QIN, roundEven(f(-lo / s)))),
       inv = f(1 / s);
-    const xq = Array.from(row, (v) => Math.max(0, Math.min(255, roundEven(f(v * inv)) + z)));
+    const xq = Array.from(row, (v) => Math.max(0, Math.min(QIN, roundEven(f(v * inv)) + z)));
     for (let n = 0; n < N; n++) {
       let acc = 0;
       if (type === "int8") {
@@ -796,7 +802,7 @@ function int8WithinBound(
   const { ws } = quantizeRef(W, N, K);
   for (let m = 0; m < M; m++) {
     const row = x.subarray(offX + m * ldx, offX + m * ldx + K);
-    const sx = (Math.max(0, ...row) - Math.min(0, ...row)) / 255;
+    const sx = (Math.max(0, ...row) - Math.min(0, ...row)) / QIN;
     for (let n = 0; n < N; n++) {
       let exact = bias[n]!,
         bound = 0;
@@ -808,11 +814,30 @@ function int8WithinBound(
       }
       assert.ok(
         Math.abs(y[m * N + n]! - exact) <= bound * 1.001 + 1e-5,
-        `int8 y[${m}, ${n}] outside the bound`,
+        `int8 y[${m}, ${n}] = ${y[m * N + n]} outside the bound ${bound} of ${exact}`,
       );
     }
   }
 }
+
+// The worst case for 16-bit pair sums: every input at the top of its u8 range against every weight at the
+// top of its s8 range (127). VNNI sums in 32 bits; without it (AVX2) oneDNN's vpmaddubsw saturates a pair
+// at 32,767, which 7-bit inputs keep clear of: 255s would come out at about half of the product.
+test("int8 products do not saturate: inputs at the top of their range against the largest weights", { skip: !k.blasInfo().int8 }, () => {
+  const N = 8,
+    K = 256,
+    M = 4;
+  const W = new Float32Array(N * K).fill(1);
+  for (let n = 0; n < N; n++) if (n % 2) W.fill(-1, n * K, (n + 1) * K); // rows of +1 and of -1
+  const x = new Float32Array(M * K).fill(2);
+  const w = k.packLinear(2, W, null, N, K, false);
+  const y = new Float32Array(M * N);
+  k.packedForward(w, M, x, 0, K, y);
+  for (let i = 0; i < M * N; i++) {
+    const want = ((i % N) % 2 ? -2 : 2) * K;
+    assert.ok(Math.abs(y[i]! - want) <= 1e-3 * K, `y[${i}] = ${y[i]}, want ${want}`);
+  }
+});
 
 // One set of packed weights over many M in a row (below 64, on a bucket, off it; x strided and read past
 // its view; y exact, so the product runs on a padded copy, or with the bucket's rows, in place), each
@@ -829,7 +854,7 @@ test("packed products (fp32, bf16, int8; bias, GELU) over varying M match the pl
     bias = randn(N, rng);
   for (const [ti, type] of types.entries())
     for (const gelu of [false, true]) {
-      const withBias = gelu || ti !== 1;
+      const withBias = gelu || type !== "bf16"; // bf16 also runs without a bias
       const w = k.packLinear(ti === 0 ? 0 : type === "bf16" ? 1 : 2, W, withBias ? bias : null, N, K, gelu);
       const tol = type === "int8" ? 1e-5 : 1e-4;
       for (const [i, M] of [3, 70, 100, 70, 130, 97, 64, 200, 65, 1].entries()) {
