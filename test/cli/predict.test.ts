@@ -81,7 +81,10 @@ test("predict --dtype int8|bf16: near fp32's probabilities where oneDNN runs the
       const d = Math.max(...p.map((v, i) => Math.abs(v - fp32[i]!)));
       if (dtypeRuns(dtype, isa)) {
         assert.deepEqual(r.lines, [], `${dtype} under ${isa ?? "this CPU"}`);
-        assert.ok(d > 0 && d < 0.05, `${dtype} under ${isa ?? "this CPU"}: probabilities differ from fp32's by ${d}`);
+        assert.ok(
+          d > 0 && d < 0.05,
+          `${dtype} under ${isa ?? "this CPU"}: probabilities differ from fp32's by ${d}`,
+        );
       } else {
         assert.deepEqual(r.lines, [
           `${dtype} is unavailable on this CPU (${dtype === "int8" ? "no AVX2" : "no AVX512-BF16 or AMX"}): running in fp32`,

@@ -823,7 +823,9 @@ function int8WithinBound(
 // The worst case for 16-bit pair sums: every input at the top of its u8 range against every weight at the
 // top of its s8 range (127). VNNI sums in 32 bits; without it (AVX2) oneDNN's vpmaddubsw saturates a pair
 // at 32,767, which 7-bit inputs keep clear of: 255s would come out at about half of the product.
-test("int8 products do not saturate: inputs at the top of their range against the largest weights", { skip: !k.blasInfo().int8 }, () => {
+test("int8 products do not saturate: inputs at the top of their range against the largest weights", {
+  skip: !k.blasInfo().int8,
+}, () => {
   const N = 8,
     K = 256,
     M = 4;
