@@ -131,22 +131,55 @@ export function splitSentences(text: string): Sentence[] {
   return out;
 }
 
+/**
+ * Longest sentence, in UTF-16 characters: a longer run without a sentence end (a table pasted as text,
+ * a "word" of a megabyte) is cut into sentences of at most this many, at a space where there is one.
+ * No real sentence comes near it (the classifier reads its first 128 tokens, a few hundred characters).
+ */
+export const MAX_SENTENCE_CHARS = 10_000;
+
+/** The paragraph's words; a word longer than MAX_SENTENCE_CHARS is cut into pieces of that length. */
+function wordsOf(paragraph: string): string[] {
+  const out: string[] = [];
+  for (const w of paragraph.split(" ")) {
+    if (w.length <= MAX_SENTENCE_CHARS) {
+      if (w) out.push(w);
+      continue;
+    }
+    for (let i = 0; i < w.length; ) {
+      let j = Math.min(i + MAX_SENTENCE_CHARS, w.length);
+      const c = w.charCodeAt(j - 1);
+      if (j < w.length && c >= 0xd800 && c <= 0xdbff) j--; // never between a surrogate pair's halves
+      out.push(w.slice(i, j));
+      i = j;
+    }
+  }
+  return out;
+}
+
 /** The sentences of one paragraph (whitespace already normalised to single spaces). */
 export function splitParagraph(paragraph: string): string[] {
-  const tokens = paragraph.split(" ").filter(Boolean);
+  const tokens = wordsOf(paragraph);
   const sentences: string[] = [];
   let current: string[] = [];
+  let length = -1; // of current joined by spaces
   for (let i = 0; i < tokens.length; i++) {
     current.push(tokens[i]!);
+    length += tokens[i]!.length + 1;
     // A citation written after a space ("yes. [4]") belongs to the sentence it closes.
     while (i + 1 < tokens.length && endsHere(tokens[i]!) && CITATION.test(tokens[i + 1]!)) {
       current.push(tokens[++i]!);
+      length += tokens[i]!.length + 1;
       if (tokens[i]!.endsWith("]")) break;
     }
-    const end = i + 1 >= tokens.length || isBoundary(current, tokens[i + 1]!);
+    const end =
+      i + 1 >= tokens.length ||
+      length + 1 + tokens[i + 1]!.length > MAX_SENTENCE_CHARS ||
+      isBoundary(current, tokens[i + 1]!);
     if (end) {
       sentences.push(current.join(" "));
       current = [];
+      length = -1;
     }
   }
   return mergeLetterless(sentences);
@@ -185,11 +218,18 @@ function isBoundary(current: string[], next: string): boolean {
   return !lower || geneLike;
 }
 
-/** A "sentence" without a letter (a list number "1.", a stray bracket) joins the next, or the last one. */
+/**
+ * A "sentence" without a letter (a list number "1.", a stray bracket) joins the next, or the last one,
+ * as long as the two stay within MAX_SENTENCE_CHARS.
+ */
 function mergeLetterless(sentences: string[]): string[] {
   const out: string[] = [];
   let carry = "";
   for (const s of sentences) {
+    if (carry && carry.length + 1 + s.length > MAX_SENTENCE_CHARS) {
+      out.push(carry);
+      carry = "";
+    }
     const t = carry ? `${carry} ${s}` : s;
     if (/\p{L}/u.test(t)) {
       out.push(t);
@@ -197,7 +237,9 @@ function mergeLetterless(sentences: string[]): string[] {
     } else carry = t;
   }
   if (carry) {
-    if (out.length) out[out.length - 1] = `${out[out.length - 1]} ${carry}`;
+    const last = out[out.length - 1];
+    if (last !== undefined && last.length + 1 + carry.length <= MAX_SENTENCE_CHARS)
+      out[out.length - 1] = `${last} ${carry}`;
     else out.push(carry);
   }
   return out;

@@ -1,12 +1,11 @@
 /** The study's application to a paper: split a document into sentences, classify each, summarise. */
-import { promises as fsp } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { meanProbabilityPie } from "../figures/pie.js";
 import { argmaxRows, Classifier, type PredictOptions } from "../inference/classifier.js";
 import { type Sentence, splitSentences } from "../inference/sentences.js";
 import type { Dtype } from "../native/index.js";
 import { UserError } from "../util/errors.js";
-import { assertReadable, writeFileAtomic } from "../util/fsx.js";
+import { assertReadable, readBoundedFile, writeFileAtomic } from "../util/fsx.js";
 import { batchProgress } from "../util/progress.js";
 import { type SentenceTable, writeCsv, writeXlsx } from "./tables.js";
 
@@ -28,14 +27,25 @@ export interface DocumentOutputs {
   piePng: string;
 }
 
-/** Reads a UTF-8 text document and classifies each of its sentences. */
+/**
+ * Largest document `predict --file` reads: its table, CSV and workbook are built in memory, so it is
+ * capped (8 MiB is some 4,000 pages); `gotune annotate` streams inputs of any size.
+ */
+export const MAX_DOCUMENT_BYTES = 8 << 20;
+
+/** Reads a UTF-8 text document (at most MAX_DOCUMENT_BYTES) and classifies each of its sentences. */
 export async function predictDocument(
   clf: Classifier,
   path: string,
   opts: PredictOptions = {},
 ): Promise<SentenceTable> {
   await assertReadable(path, "document");
-  const bytes = await fsp.readFile(path);
+  const bytes = await readBoundedFile(
+    path,
+    MAX_DOCUMENT_BYTES,
+    "document",
+    "split it, or classify it with gotune annotate, which streams inputs of any size",
+  );
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -148,15 +148,23 @@ export async function openRegularFile(path: string, what = "file"): Promise<fsp.
   return fh;
 }
 
-/** Reads a whole regular file (see openRegularFile) of at most `maxBytes` bytes; a larger one is refused unread. */
-export async function readBoundedFile(path: string, maxBytes: number, what = "file"): Promise<Buffer> {
+/**
+ * Reads a whole regular file (see openRegularFile) of at most `maxBytes` bytes; a larger one is refused
+ * unread, with `hint` saying what to do.
+ */
+export async function readBoundedFile(
+  path: string,
+  maxBytes: number,
+  what = "file",
+  hint = "is this the right file? it may be corrupt or hostile",
+): Promise<Buffer> {
   const fh = await openRegularFile(path, what);
   try {
     const { size } = await fh.stat();
     if (size > maxBytes)
       throw new UserError(`is larger than ${mib(maxBytes)}, the most gotune reads of a ${what}`, {
         file: path,
-        hint: "is this the right file? it may be corrupt or hostile",
+        hint,
       });
     // What stat said is read (a file growing meanwhile is read up to it, never past the cap).
     const buf = Buffer.alloc(size);

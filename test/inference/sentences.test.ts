@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { paragraphsOf, splitSentences } from "../../src/inference/sentences.js";
+import {
+  MAX_SENTENCE_CHARS,
+  paragraphsOf,
+  splitSentences,
+  splitWithSpans,
+} from "../../src/inference/sentences.js";
 
 const FIXTURE = join(import.meta.dirname, "..", "..", "..", "test", "fixtures", "app", "tricky.txt");
 
@@ -78,4 +83,24 @@ test("an empty or blank document has no sentences and no paragraphs", () => {
   assert.deepEqual(splitSentences(""), []);
   assert.deepEqual(splitSentences(" \n\n\t \n"), []);
   assert.deepEqual(paragraphsOf("a\n \nb\n\n\nc"), ["a", "b", "c"]);
+});
+
+test("a run without a sentence end is cut at MAX_SENTENCE_CHARS (at spaces, or inside a huge word), spans intact", () => {
+  const words = Array.from({ length: 6000 }, (_, i) => `w${i}`).join(" "); // ~34,000 characters, no period
+  const huge = "x".repeat(2 * MAX_SENTENCE_CHARS + 5) + "😀".repeat(3);
+  const raw = `${words}\n\n${huge}. Then a short one.`;
+  const got = splitWithSpans(raw);
+  assert.ok(
+    got.every((s) => s.text.length <= MAX_SENTENCE_CHARS),
+    "every sentence within the limit",
+  );
+  for (const s of got) assert.equal([...raw].slice(s.start, s.end).join("").replace(/\s+/g, " "), s.text);
+  const firstParagraph = got.filter((s) => s.paragraph === 0);
+  assert.ok(firstParagraph.length >= 4);
+  assert.equal(firstParagraph.map((s) => s.text).join(" "), words, "cut between words only");
+  const second = got.filter((s) => s.paragraph === 1).map((s) => s.text);
+  assert.equal(second.slice(0, -1).join(""), `${huge}.`, "the huge word's pieces, in order, whole");
+  assert.equal(got.at(-1)!.text, "Then a short one.");
+  // A letterless run (digits) is never merged past the limit either.
+  assert.ok(splitSentences("1. ".repeat(20_000)).every((s) => s.text.length <= MAX_SENTENCE_CHARS));
 });

@@ -19,6 +19,11 @@ export interface PubmedArticle {
 /** Longest title or abstract section accepted (characters); PubMed's longest abstracts are ~10,000. */
 export const MAX_FIELD = 1_000_000;
 
+/** Characters given to saxes at a time, attributes a tag may have, and elements nested in one another. */
+const SLICE = 1 << 16;
+const MAX_ATTRIBUTES = 1000;
+const MAX_DEPTH = 256;
+
 const ARTICLE = new Set(["PubmedArticle", "PubmedBookArticle"]);
 const ROOTS = new Set(["PubmedArticleSet", "PubmedBookArticleSet"]);
 
@@ -51,9 +56,27 @@ export class PubmedStream {
     this.sax.on("cdata", (t) => this.text(t));
   }
 
-  /** Parses the next chunk of the file's text. */
+  /**
+   * Parses the next chunk of the file's text, a slice at a time: saxes gathers a text node, comment,
+   * CDATA section, attribute or name whole before any callback sees it, so what it holds is checked
+   * after each slice (never more than MAX_FIELD plus one slice) rather than once it is complete.
+   */
   write(chunk: string): void {
-    this.sax.write(chunk);
+    for (let i = 0; i < chunk.length; i += SLICE) {
+      this.sax.write(chunk.slice(i, i + SLICE));
+      const held = this.sax as unknown as Partial<Record<"text" | "name" | "entity" | "piTarget", string>> & {
+        attribList?: unknown[];
+      };
+      const chars =
+        (held.text?.length ?? 0) +
+        (held.name?.length ?? 0) +
+        (held.entity?.length ?? 0) +
+        (held.piTarget?.length ?? 0);
+      if (chars > MAX_FIELD)
+        this.fail(`a text, comment or attribute longer than ${MAX_FIELD.toLocaleString("en-US")} characters`);
+      if ((held.attribList?.length ?? 0) > MAX_ATTRIBUTES)
+        this.fail(`a tag with over ${MAX_ATTRIBUTES} attributes`);
+    }
   }
 
   /** The articles finished since the last call. */
@@ -84,6 +107,7 @@ export class PubmedStream {
     const name = t.name;
     if (s.length === 0 && !ROOTS.has(name))
       this.fail(`is not PubMed XML (its root is <${name}>, not <PubmedArticleSet>)`);
+    if (s.length >= MAX_DEPTH) this.fail(`elements nested over ${MAX_DEPTH} deep`);
     s.push(name);
     this.sawRoot = true;
     if (this.field) return; // markup inside a field (<i>, <sup>…) only adds its text

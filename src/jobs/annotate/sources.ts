@@ -74,7 +74,13 @@ export interface InputStream {
   bytesRead(): number;
 }
 
-/** Opens `path` as text, gunzipping it when it starts with gzip's magic bytes. */
+/**
+ * What a gzipped input may inflate to: past its first 16 MiB, at most 100 times the compressed bytes
+ * read (text and PubMed XML gzip 3 to 8 to 1; a bomb inflates 1,000 to 1), and 64 GiB in all.
+ */
+export const GZIP_LIMITS = { ratio: 100, free: 16 << 20, total: 64 * 2 ** 30 } as const;
+
+/** Opens `path` as text, gunzipping it when it starts with gzip's magic bytes (within GZIP_LIMITS). */
 export async function openText(path: string): Promise<InputStream> {
   const fh = await fsp.open(path, "r");
   const head = Buffer.alloc(2);
@@ -90,7 +96,16 @@ export async function openText(path: string): Promise<InputStream> {
   async function* decode(): AsyncGenerator<string> {
     const dec = new TextDecoder("utf-8", { fatal: true });
     try {
-      for await (const b of bytes as AsyncIterable<Buffer>) yield dec.decode(b, { stream: true });
+      let out = 0;
+      for await (const b of bytes as AsyncIterable<Buffer>) {
+        out += b.length;
+        if (gz && (out > GZIP_LIMITS.free + GZIP_LIMITS.ratio * raw.bytesRead || out > GZIP_LIMITS.total))
+          throw new UserError(
+            `inflates past ${out > GZIP_LIMITS.total ? "64 GiB" : `${GZIP_LIMITS.ratio} times its compressed size`}: a zip bomb?`,
+            { file: path, hint: "give the real input (gunzip it and check it if you trust it)" },
+          );
+        yield dec.decode(b, { stream: true });
+      }
       yield dec.decode();
     } catch (err) {
       if (err instanceof TypeError)
