@@ -4,7 +4,6 @@
  * written through a temporary file, so a failed run leaves the earlier outputs as they were.
  */
 import { join, resolve } from "node:path";
-import { csvFormat } from "d3-dsv";
 import { SPLIT_FILES } from "../data/examples.js";
 import { buildGoGraph, roots, topByDegree } from "../data/graph.js";
 import { parseOboFile } from "../data/obo.js";
@@ -26,6 +25,7 @@ import { wordCloud } from "../figures/wordcloud.js";
 import { UserError } from "../util/errors.js";
 import { assertReadable, ensureWritableDir, writeFileAtomic } from "../util/fsx.js";
 import { progress } from "../util/progress.js";
+import { safeCsvRows } from "./tables.js";
 
 /** What the prepare job writes into OUT: the split (data/examples.ts reads it), the terms and the figures. */
 export const PREPARE_OUTPUTS = {
@@ -230,7 +230,10 @@ export async function prepare(opts: PrepareOptions): Promise<PrepareResult> {
 
   log(`writing ${out}`);
   const files: [string, string | Uint8Array][] = [
-    [PREPARE_OUTPUTS.termsCsv, csvFormat(terms, [...TERM_COLUMNS])],
+    [
+      PREPARE_OUTPUTS.termsCsv,
+      safeCsvRows([[...TERM_COLUMNS], ...terms.map((t) => TERM_COLUMNS.map((c) => t[c]))]),
+    ],
     [
       PREPARE_OUTPUTS.termsJsonl,
       jsonl(terms.map((t) => Object.fromEntries(TERM_COLUMNS.map((c) => [c, t[c]])))),

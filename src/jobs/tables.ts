@@ -16,6 +16,22 @@ export interface SentenceTable {
 
 const XLSX_CELL_MAX = 32767;
 
+/**
+ * A text cell as a spreadsheet shows it, never runs it: one starting with =, +, -, @, a tab or a CR
+ * (a formula to Excel, LibreOffice and Google Sheets) gets a leading single quote, as OWASP's
+ * "CSV injection" advice says. Every table gotune writes (CSV or XLSX) passes its text through this.
+ */
+export function spreadsheetText(s: string): string {
+  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+}
+
+/** The rows as CSV (RFC 4180 quoting), every text cell through spreadsheetText; numbers as they are. */
+export function safeCsvRows(rows: readonly (readonly (string | number | null | undefined)[])[]): string {
+  return csvFormatRows(
+    rows.map((r) => r.map((c) => (typeof c === "string" ? spreadsheetText(c) : String(c ?? "")))),
+  );
+}
+
 const HEADER = (labels: string[]) => ["sentence", "paragraph", "text", ...labels, "predicted"];
 
 // Six decimals keep the CSV short while staying finer than float32 noise matters here.
@@ -32,9 +48,9 @@ export function tableRows(t: SentenceTable): (string | number)[][] {
   return rows;
 }
 
-/** The table as CSV text (RFC 4180 quoting). */
+/** The table as CSV text (RFC 4180 quoting, formulas written as text). */
 export function csvText(t: SentenceTable): string {
-  return `${csvFormatRows(tableRows(t).map((r) => r.map(String)))}\n`;
+  return `${safeCsvRows(tableRows(t))}\n`;
 }
 
 /** Writes the table as CSV atomically. */
@@ -56,13 +72,17 @@ export async function xlsxBytes(t: SentenceTable, source: string): Promise<Uint8
     { header: "sentence", key: "sentence", width: 10 },
     { header: "paragraph", key: "paragraph", width: 11 },
     { header: "text", key: "text", width: 90 },
-    ...t.labels.map((l) => ({ header: l, key: `p_${l}`, width: Math.max(12, l.length + 2) })),
+    ...t.labels.map((l) => ({
+      header: spreadsheetText(l),
+      key: `p_${l}`,
+      width: Math.max(12, l.length + 2),
+    })),
     { header: "predicted", key: "predicted", width: 22 },
   ];
   for (const r of tableRows(t).slice(1)) {
     // Excel refuses cells over 32,767 characters (a "sentence" may be a paragraph without punctuation).
     if (String(r[2]).length > XLSX_CELL_MAX) r[2] = `${String(r[2]).slice(0, XLSX_CELL_MAX - 1)}…`;
-    ws.addRow(r);
+    ws.addRow(r.map((c) => (typeof c === "string" ? spreadsheetText(c) : c)));
   }
   ws.getRow(1).font = { bold: true };
   ws.getColumn("text").alignment = { wrapText: true, vertical: "top" };
@@ -78,12 +98,12 @@ export async function xlsxBytes(t: SentenceTable, source: string): Promise<Uint8
   ];
   t.labels.forEach((l, j) => {
     const count = t.predicted.reduce((n, p) => n + (p === j ? 1 : 0), 0);
-    sum.addRow({ label: l, mean: t.mean[l], count });
+    sum.addRow({ label: spreadsheetText(l), mean: t.mean[l], count });
   });
   sum.getColumn("mean").numFmt = "0.000";
   sum.getRow(1).font = { bold: true };
   sum.addRow([]);
-  sum.addRow(["document", source]);
+  sum.addRow(["document", spreadsheetText(source)]);
   sum.addRow(["sentences", t.sentences.length]);
   const buf = await wb.xlsx.writeBuffer();
   return new Uint8Array(buf as ArrayBuffer);
