@@ -14,8 +14,6 @@ export interface SentenceTable {
   mean: Record<string, number>;
 }
 
-const XLSX_CELL_MAX = 32767;
-
 /**
  * A text cell as a spreadsheet shows it, never runs it: one starting with =, +, -, @, a tab or a CR
  * (a formula to Excel, LibreOffice and Google Sheets) gets a leading single quote, as OWASP's
@@ -80,8 +78,7 @@ export async function xlsxBytes(t: SentenceTable, source: string): Promise<Uint8
     { header: "predicted", key: "predicted", width: 22 },
   ];
   for (const r of tableRows(t).slice(1)) {
-    // Excel refuses cells over 32,767 characters (a "sentence" may be a paragraph without punctuation).
-    if (String(r[2]).length > XLSX_CELL_MAX) r[2] = `${String(r[2]).slice(0, XLSX_CELL_MAX - 1)}…`;
+    // Sentences are at most MAX_SENTENCE_CHARS (10,000), within Excel's 32,767 characters a cell.
     ws.addRow(r.map((c) => (typeof c === "string" ? spreadsheetText(c) : c)));
   }
   ws.getRow(1).font = { bold: true };
