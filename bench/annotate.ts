@@ -8,10 +8,11 @@
  * load average, the time to annotate all of PubMed on 1, 10 and 100 such machines, then one JSON line.
  * `--docs N` (default 3000), `--model DIR`, `--keep DIR` (keep the corpus and outputs there).
  */
+
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ASPECTS } from "../src/data/terms.js";
@@ -21,6 +22,7 @@ import { Classifier } from "../src/inference/classifier.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { writePubmed } from "../test/fixtures/annotate/pubmed-corpus.js";
 import { goDefinitions } from "./batches.js";
+import { cpuLine } from "./cpu.js";
 import { peakRssMb } from "./rss.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -121,10 +123,9 @@ async function main(): Promise<void> {
   const tmp = keep ? resolve(keep) : await mkdtemp(join(tmpdir(), "gotune-bench-annotate-"));
   await mkdir(tmp, { recursive: true });
   try {
-    const cpu = cpus();
     const load = () => loadavg()[0]!;
     process.stdout.write(
-      `machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ` +
+      `machine: ${cpuLine()}; ` +
         `${new Date().toISOString().slice(0, 16)}Z; load average ${load().toFixed(1)}\n`,
     );
     const model = await defaultModel(tmp);
@@ -204,7 +205,7 @@ async function main(): Promise<void> {
       tokens_per_sentence: b.mean_tokens,
       ...estimate,
       model: model.what,
-      cores: cpu.length,
+      cpu: cpuInfo(),
       loadavg: [load0, load1, load2],
       date: new Date().toISOString(),
     };

@@ -4,7 +4,7 @@
  * (bert-mini); first the OBO parser and the tokenizer; last onnxruntime-node on GO batches (./ort.ts).
  * The last line is one JSON object.
  */
-import { cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { mainJobBatches } from "./batches.js";
 import {
   type BenchResult,
@@ -14,6 +14,7 @@ import {
   runTorchChild,
   torchMissing,
 } from "./bert.js";
+import { cpuInfo, cpuLine } from "./cpu.js";
 import { gemmPeaks } from "./gemm.js";
 import { benchObo } from "./obo.js";
 import { benchOrt } from "./ort.js";
@@ -64,15 +65,15 @@ function line(label: string, r: BenchResult, shape: BenchShape, peak: number): s
 }
 
 async function main(): Promise<void> {
-  const cpu = cpus();
+  const cpu = cpuInfo();
   process.stdout.write(
-    `machine: ${cpu.length} x ${cpu[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ` +
+    `machine: ${cpuLine(cpu)}; ${new Date().toISOString().slice(0, 16)}Z; ` +
       `OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? "(unset)"}; ` +
       // PyTorch's OpenMP threads spin and collapse when other work shares the cores: a busy machine's
       // figures (load well above the core count) say little.
       `load average ${loadavg()[0].toFixed(1)}\n`,
   );
-  const summary: Record<string, unknown> = {};
+  const summary: Record<string, unknown> = { cpu, loadavg_start: loadavg()[0] };
   summary.obo = await benchObo();
   summary.tokenizer = await benchTokenizer();
   const peaks = gemmPeaks();
