@@ -22,7 +22,7 @@ import { Classifier } from "../src/inference/classifier.js";
 import { BertForSequenceClassification } from "../src/model/bert.js";
 import { writePubmed } from "../test/fixtures/annotate/pubmed-corpus.js";
 import { goDefinitions } from "./batches.js";
-import { cpuLine } from "./cpu.js";
+import { cpuInfo, cpuLine } from "./cpu.js";
 import { peakRssMb } from "./rss.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
