@@ -8,7 +8,7 @@ import {
   ARTICLES_DEFAULTS as D,
 } from "../../jobs/articles.js";
 import { runCommand } from "../../util/errors.js";
-import { nonNegativeInt, positiveInt, positiveNumber } from "../options.js";
+import { maxLengthOption, nonNegativeInt, positiveInt, positiveNumber } from "../options.js";
 import { stopOnSignals } from "../signals.js";
 
 type Options = Omit<ArticlesOptions, "signal" | "note"> & { json?: boolean };
@@ -17,6 +17,7 @@ type Options = Omit<ArticlesOptions, "signal" | "note"> & { json?: boolean };
 export function register(program: Command): void {
   program
     .command("articles")
+    .summary("Train the article-sentence classifier (says no aspect too)")
     .description(
       "Fine-tune a multi-label sentence classifier for articles (a sigmoid per GO aspect, so a sentence may " +
         "speak of none) on CRAFT's train articles (corpora/craft) with their aspect sets, empty ones included, " +
@@ -35,7 +36,7 @@ export function register(program: Command): void {
     .option("--epochs <n>", "passes over the training sentences", positiveInt, D.epochs)
     .option("--lr <x>", "peak learning rate (linear warm-up over 6%, then decay)", positiveNumber, D.lr)
     .option("--batch-size <n>", "sentences per step", positiveInt, D.batchSize)
-    .option("--max-length <n>", "tokens per sentence, [CLS] and [SEP] included", positiveInt, D.maxLength)
+    .addOption(maxLengthOption("per sentence", D.maxLength))
     .option(
       "--held-out <n>",
       "train articles held out of training for the thresholds",
