@@ -16,14 +16,13 @@ import {
   multiLabelMetrics,
   tuneThresholds,
 } from "../inference/multilabel.js";
-import type { Batch } from "../model/bert.js";
 import { ClassificationData, encodeTexts } from "../train/batching.js";
 import { lastCheckpoint } from "../train/checkpoint.js";
 import { type TrainResult, trainLoop } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
 import { writeDirAtomic, writeFileAtomic } from "../util/fsx.js";
 import { Rng } from "../util/rng.js";
-import { fromFolder } from "./finetune.js";
+import { classifierTask, fromFolder } from "./finetune.js";
 import { SHIPPED_MODEL_DIR } from "./shipped-model.js";
 
 /** What an article-classifier run writes into OUT (checkpoint-STEP folders are train/checkpoint.ts's). */
@@ -192,32 +191,19 @@ export async function articlesJob(opts: ArticlesOptions): Promise<ArticlesResult
     { batchSize: o.batchSize, padId: tokenizer.padId, seed: o.seed, groupByLength: true },
   );
   await fsp.mkdir(o.out, { recursive: true });
-  const train = await trainLoop(
-    {
-      params: () => model.params(),
-      zeroGrad: () => model.zeroGrad(),
-      setDropoutSeed: (s) => model.setDropoutSeed(s),
-      step(batch: Batch) {
-        const { loss } = model.forward(batch, { train: true });
-        model.backward();
-        return loss!;
-      },
-    },
-    data,
-    {
-      epochs: o.epochs,
-      lr: o.lr,
-      warmupRatio: 0.06,
-      weightDecay: 0.01,
-      maxGradNorm: 1,
-      seed: o.seed,
-      logFile: join(o.out, ARTICLES_OUTPUTS.log),
-      checkpoint: { dir: o.out, save: (dir) => clf.save(dir), totalLimit: 1 },
-      resumeFrom,
-      signal: o.signal,
-      label: "articles",
-    },
-  );
+  const train = await trainLoop(classifierTask(model), data, {
+    epochs: o.epochs,
+    lr: o.lr,
+    warmupRatio: 0.06,
+    weightDecay: 0.01,
+    maxGradNorm: 1,
+    seed: o.seed,
+    logFile: join(o.out, ARTICLES_OUTPUTS.log),
+    checkpoint: { dir: o.out, save: (dir) => clf.save(dir), totalLimit: 1 },
+    resumeFrom,
+    signal: o.signal,
+    label: "articles",
+  });
   const counts = {
     train_articles: fitArticles.length,
     held_out_articles: heldOutArticles.length,

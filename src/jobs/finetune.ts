@@ -25,7 +25,7 @@ import { usableDtype } from "../native/index.js";
 import { ClassificationData, encodeTexts } from "../train/batching.js";
 import { lastCheckpoint, readTrainerState } from "../train/checkpoint.js";
 import { evalRecords, readRunLog, trainRecords } from "../train/run-log.js";
-import { type TrainResult, trainLoop } from "../train/trainer.js";
+import { type TrainResult, type TrainTask, trainLoop } from "../train/trainer.js";
 import { UserError } from "../util/errors.js";
 import { isDir, writeDirAtomic, writeFileAtomic } from "../util/fsx.js";
 
@@ -317,39 +317,26 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   };
 
   await fsp.mkdir(o.out, { recursive: true });
-  const result = await trainLoop(
-    {
-      params: () => model.params(),
-      zeroGrad: () => model.zeroGrad(),
-      setDropoutSeed: (s) => model.setDropoutSeed(s),
-      step(batch: Batch) {
-        const { loss } = model.forward(batch, { train: true });
-        model.backward();
-        return loss!;
-      },
+  const result = await trainLoop(classifierTask(model), data, {
+    epochs: o.epochs,
+    lr: o.lr,
+    warmupRatio: o.warmupRatio,
+    warmupSteps: o.warmupSteps,
+    weightDecay: o.weightDecay,
+    maxGradNorm: o.maxGradNorm,
+    seed: o.seed,
+    logFile: join(o.out, FINETUNE_OUTPUTS.log),
+    checkpoint: {
+      dir: o.out,
+      save: (dir) => clf.save(dir),
+      saveSteps: o.saveSteps,
+      totalLimit: o.saveTotalLimit,
     },
-    data,
-    {
-      epochs: o.epochs,
-      lr: o.lr,
-      warmupRatio: o.warmupRatio,
-      warmupSteps: o.warmupSteps,
-      weightDecay: o.weightDecay,
-      maxGradNorm: o.maxGradNorm,
-      seed: o.seed,
-      logFile: join(o.out, FINETUNE_OUTPUTS.log),
-      checkpoint: {
-        dir: o.out,
-        save: (dir) => clf.save(dir),
-        saveSteps: o.saveSteps,
-        totalLimit: o.saveTotalLimit,
-      },
-      onEpochEnd: evaluate,
-      resumeFrom,
-      signal: o.signal,
-      label: "train",
-    },
-  );
+    onEpochEnd: evaluate,
+    resumeFrom,
+    signal: o.signal,
+    label: "train",
+  });
 
   // A run resumed after its end has no eval of its own: take the last one written.
   if (!metrics) {
@@ -386,4 +373,18 @@ async function writeCurve(out: string): Promise<void> {
   const fig = await trainingCurve(steps, evals);
   await writeFileAtomic(join(out, FINETUNE_OUTPUTS.curveSvg), fig.svg);
   await writeFileAtomic(join(out, FINETUNE_OUTPUTS.curvePng), fig.png);
+}
+
+/** The training step of a sequence classifier (single- or multi-label: its loss is the model's own). */
+export function classifierTask(model: BertForSequenceClassification): TrainTask<Batch> {
+  return {
+    params: () => model.params(),
+    zeroGrad: () => model.zeroGrad(),
+    setDropoutSeed: (s) => model.setDropoutSeed(s),
+    step(batch: Batch) {
+      const { loss } = model.forward(batch, { train: true });
+      model.backward();
+      return loss!;
+    },
+  };
 }
